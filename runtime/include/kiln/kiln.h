@@ -1,0 +1,164 @@
+/* Kiln runtime C API (C99). See docs/runtime.md.
+ *
+ * Life cycle:
+ *   1. kiln_arena_size(model, len, batch, &bytes, &err) tells how much memory
+ *      a context needs to run `batch` items per internal step.
+ *   2. kiln_init(model, len, arena, arena_len, &ctx, &err) verifies the model
+ *      (FlatBuffers verifier, then semantic checks) and builds a context inside
+ *      the caller's arena. It may fail with an error code and a message.
+ *   3. kiln_invoke(ctx, n, inputs, outputs, decisions) runs n items, in chunks
+ *      of at most kiln_max_batch(ctx). It never allocates and cannot fail on
+ *      valid arguments.
+ *
+ * The runtime allocates nothing, keeps no global state and throws nothing.
+ * The model bytes must stay alive and unchanged while any context uses them;
+ * they are never written. Several contexts (one per thread, each with its own
+ * arena) may share one model. A context is not safe to use from two threads
+ * at once.
+ */
+#ifndef KILN_KILN_H_
+#define KILN_KILN_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Highest model-format version this runtime reads. */
+#define KILN_RUNTIME_FORMAT_VERSION 1
+#define KILN_VERSION_STRING "0.1.0"
+
+/* Most candidates a decision carries. */
+#define KILN_MAX_TOP_K 16
+/* Largest tensor rank (per item, batch excluded). */
+#define KILN_MAX_RANK 6
+/* The model bytes must start on this boundary (int32 data is read in place). */
+#define KILN_MODEL_ALIGNMENT 16
+/* kiln_arena_size includes slack for an arena with any alignment. */
+#define KILN_ARENA_ALIGNMENT 64
+
+typedef enum kiln_status {
+  KILN_OK = 0,
+  KILN_ERR_INVALID_ARGUMENT = 1,  /* null pointer, zero size, bad index */
+  KILN_ERR_MODEL_ALIGNMENT = 2,   /* model bytes not 16-byte aligned */
+  KILN_ERR_NOT_A_MODEL = 3,       /* too short or wrong file identifier */
+  KILN_ERR_FLATBUFFER = 4,        /* FlatBuffers verifier rejected the bytes */
+  KILN_ERR_VERSION = 5,           /* needs a newer runtime */
+  KILN_ERR_LIMITS = 6,            /* more tensors/operators/etc. than allowed */
+  KILN_ERR_TENSOR_INDEX = 7,      /* a tensor index out of range */
+  KILN_ERR_BUFFER_INDEX = 8,      /* a buffer index out of range or misused */
+  KILN_ERR_SHAPE = 9,             /* bad dims, or shapes that do not fit an op */
+  KILN_ERR_BUFFER_SIZE = 10,      /* constant bytes != shape x element size */
+  KILN_ERR_DTYPE = 11,            /* element type not allowed there */
+  KILN_ERR_QUANTIZATION = 12,     /* scale not finite/positive, bad zero point */
+  KILN_ERR_REQUANT = 13,          /* multiplier/shift out of range or not
+                                     matching the float scales */
+  KILN_ERR_OPERATOR = 14,         /* arity, options or parameters of an op */
+  KILN_ERR_ACCUMULATOR = 15,      /* int32 accumulator could overflow */
+  KILN_ERR_GRAPH = 16,            /* tensor read before written, written twice,
+                                     bad graph inputs/outputs */
+  KILN_ERR_PLAN = 17,             /* memory plan out of bounds, misaligned or
+                                     overlapping live tensors */
+  KILN_ERR_HEAD = 18,             /* head or decision policy inconsistent */
+  KILN_ERR_TABLE = 19,            /* lookup table malformed */
+  KILN_ERR_ARENA_TOO_SMALL = 20,  /* arena cannot hold one item */
+  KILN_ERR_OVERFLOW = 21          /* a size computation would overflow */
+} kiln_status;
+
+typedef struct kiln_error {
+  kiln_status code;
+  char message[200];
+} kiln_error;
+
+typedef enum kiln_dtype {
+  KILN_INT8 = 0,
+  KILN_UINT8 = 1,
+  KILN_INT32 = 2,
+  KILN_FLOAT32 = 3
+} kiln_dtype;
+
+typedef enum kiln_confidence_kind {
+  KILN_CONFIDENCE_TOP1_PROB = 0, /* Q16 probability of the top-1 class */
+  KILN_CONFIDENCE_TOPK_PROB = 1, /* Q16 summed probability of the top-k */
+  KILN_CONFIDENCE_MARGIN = 2     /* top-1 minus top-2 logit, in steps */
+} kiln_confidence_kind;
+
+/* One item's answer for one head. */
+typedef struct kiln_decision {
+  int32_t class_id[KILN_MAX_TOP_K]; /* best first; ties -> lower id first */
+  int32_t score[KILN_MAX_TOP_K];    /* quantized logit of each candidate */
+  int32_t k;                        /* valid entries in class_id/score */
+  int32_t confidence;               /* in the policy's integer domain */
+  int32_t fallback;                 /* 1: do not trust, run the full search */
+} kiln_decision;
+
+typedef struct kiln_tensor_info {
+  const char* name;
+  kiln_dtype dtype;
+  int32_t rank; /* per item */
+  int32_t dims[KILN_MAX_RANK];
+  size_t item_bytes;
+  float scale; /* 0 when not quantized (float tensors) */
+  int32_t zero_point;
+} kiln_tensor_info;
+
+typedef struct kiln_head_info {
+  const char* name;
+  int32_t output_index; /* which graph output carries the logits */
+  int32_t num_classes;
+  int32_t top_k;
+  kiln_confidence_kind confidence;
+  int32_t threshold;    /* fallback when confidence < threshold */
+  float threshold_real; /* the real value it was derived from */
+} kiln_head_info;
+
+typedef struct kiln_context kiln_context;
+
+/* Bytes of arena a context needs to process `batch` items per step.
+ * Verifies the model first; on failure *bytes is 0 and err says why. */
+kiln_status kiln_arena_size(const void* model, size_t model_len, size_t batch,
+                            size_t* bytes, kiln_error* err);
+
+/* Verifies the model and builds a context in `arena`. The largest batch that
+ * fits is used per internal step. `err` may be NULL. */
+kiln_status kiln_init(const void* model, size_t model_len, void* arena,
+                      size_t arena_len, kiln_context** ctx, kiln_error* err);
+
+/* Builds a context for the same (already verified) model in another arena
+ * without verifying again: the cheap way to give each thread its own. */
+kiln_status kiln_init_like(const kiln_context* verified, void* arena,
+                           size_t arena_len, kiln_context** ctx,
+                           kiln_error* err);
+
+/* Runs n items. inputs[i] points at n consecutive items of graph input i;
+ * outputs[j] (or the whole `outputs` array) may be NULL to skip copying that
+ * output; decisions (may be NULL) receives n * kiln_num_heads entries,
+ * item-major: decisions[item * num_heads + head]. */
+kiln_status kiln_invoke(kiln_context* ctx, size_t n,
+                        const void* const* inputs, void* const* outputs,
+                        kiln_decision* decisions);
+
+size_t kiln_max_batch(const kiln_context* ctx);
+int32_t kiln_num_inputs(const kiln_context* ctx);
+int32_t kiln_num_outputs(const kiln_context* ctx);
+int32_t kiln_num_heads(const kiln_context* ctx);
+kiln_status kiln_get_input_info(const kiln_context* ctx, int32_t index,
+                            kiln_tensor_info* info);
+kiln_status kiln_get_output_info(const kiln_context* ctx, int32_t index,
+                             kiln_tensor_info* info);
+kiln_status kiln_get_head_info(const kiln_context* ctx, int32_t index,
+                           kiln_head_info* info);
+/* Label of a class of a head, or NULL when the model has none. */
+const char* kiln_head_label(const kiln_context* ctx, int32_t head,
+                            int32_t class_id);
+
+/* Static English name of a status code. */
+const char* kiln_status_string(kiln_status status);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* KILN_KILN_H_ */

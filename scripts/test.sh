@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# The one command that sets up a fresh Debian 12 machine and runs every test:
+#
+#   scripts/test.sh            # all steps, in order (what CI runs)
+#   scripts/test.sh asan fuzz  # only the named steps (for local use)
+#
+# Steps:
+#   setup    scripts/setup.sh: install the Debian packages, check flatc 2.0.8
+#   release  preset `release` (-Werror): configure, build, ctest
+#   asan     preset `asan` (ASan + UBSan, leaks on): configure, build, ctest
+#   symbols  scripts/check_runtime_symbols.sh on build/release/runtime/libkiln.a
+#   fuzz     preset `clang`: build every kiln_fuzz_* target and run each for
+#            KILN_FUZZ_SECONDS on a temp copy of fuzz/corpus/<target>
+#
+# Environment (all optional):
+#   KILN_JOBS          build/ctest parallelism (default: nproc)
+#   KILN_FUZZ_SECONDS  time per fuzz target (default: 30)
+#   KILN_TEST_TIMEOUT  per-test ctest timeout in seconds for release (default
+#                      120); the asan step uses 2.5x that
+#
+# A failing step does not stop the later independent ones (so one run shows
+# every problem); the script exits non-zero if any step failed.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT="$PWD"
+
+ALL_STEPS=(setup release asan symbols fuzz)
+JOBS="${KILN_JOBS:-$(nproc 2>/dev/null || echo 2)}"
+FUZZ_SECONDS="${KILN_FUZZ_SECONDS:-30}"
+TEST_TIMEOUT="${KILN_TEST_TIMEOUT:-120}"
+ASAN_TEST_TIMEOUT=$((TEST_TIMEOUT * 5 / 2))
+SAN_ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
+SAN_UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+
+STATE="$(mktemp -d "${TMPDIR:-/tmp}/kiln-test.XXXXXX")"
+trap 'rm -rf "$STATE"' EXIT
+
+run() {
+  printf '+ %s\n' "$*"
+  "$@"
+}
+
+# Adds "passed failed" to the step's test counts.
+count_tests() {
+  local step="$1" passed="$2" failed="$3" p=0 f=0
+  if [[ -f "$STATE/$step.counts" ]]; then read -r p f <"$STATE/$step.counts"; fi
+  echo "$((p + passed)) $((f + failed))" >"$STATE/$step.counts"
+}
+
+# ctest with the preset's settings; records its pass/fail totals.
+run_ctest() {
+  local step="$1" preset="$2" timeout="$3" log="$STATE/$1.ctest.log" rc=0
+  run ctest --preset "$preset" --output-on-failure --timeout "$timeout" \
+    --parallel "$JOBS" 2>&1 | tee "$log" || rc=$?
+  # "95% tests passed, 2 tests failed out of 40"
+  local line total failed
+  line="$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n1 || true)"
+  if [[ -n "$line" ]]; then
+    failed="$(sed -E 's/.* ([0-9]+) tests? failed out of.*/\1/' <<<"$line")"
+    total="$(sed -E 's/.*failed out of ([0-9]+).*/\1/' <<<"$line")"
+    count_tests "$step" "$((total - failed))" "$failed"
+  fi
+  return "$rc"
+}
+
+configure_build_test() {
+  local step="$1" preset="$2" timeout="$3"
+  run cmake --preset "$preset"
+  # -k 0: report every compile error in one run, not just the first.
+  run cmake --build --preset "$preset" --parallel "$JOBS" -- -k 0
+  run_ctest "$step" "$preset" "$timeout"
+}
+
+step_setup() {
+  run "$ROOT/scripts/setup.sh"
+}
+
+step_release() {
+  configure_build_test release release "$TEST_TIMEOUT"
+}
+
+step_asan() {
+  export ASAN_OPTIONS="$SAN_ASAN_OPTIONS" UBSAN_OPTIONS="$SAN_UBSAN_OPTIONS"
+  configure_build_test asan asan "$ASAN_TEST_TIMEOUT"
+}
+
+step_symbols() {
+  local lib="build/release/runtime/libkiln.a"
+  if [[ ! -f "$lib" ]]; then
+    echo "missing $lib: the release step must build it first" >&2
+    return 1
+  fi
+  local rc=0
+  run "$ROOT/scripts/check_runtime_symbols.sh" "$lib" || rc=$?
+  if ((rc == 0)); then count_tests symbols 1 0; else count_tests symbols 0 1; fi
+  return "$rc"
+}
+
+fuzz_targets_declared() {
+  [[ -f fuzz/CMakeLists.txt ]] && grep -qE '^[^#]*kiln_fuzz_' fuzz/CMakeLists.txt
+}
+
+step_fuzz() {
+  if ! fuzz_targets_declared; then
+    echo "fuzz/CMakeLists.txt declares no kiln_fuzz_* target: nothing to fuzz"
+    echo skipped >"$STATE/fuzz.note"
+    return 0
+  fi
+  # No abort_on_error here: libFuzzer catches the sanitizer's exit itself and
+  # writes the crashing input (abort would make it report every crash twice).
+  export ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="$SAN_UBSAN_OPTIONS"
+  run cmake --preset clang
+  local targets=()
+  mapfile -t targets < <(ninja -C build/clang -t targets all |
+    sed -n 's/^\(kiln_fuzz_[A-Za-z0-9_]*\): phony$/\1/p' | sort -u)
+  if ((${#targets[@]} == 0)); then
+    echo "fuzz/CMakeLists.txt mentions kiln_fuzz_ but the clang preset defines no such target" >&2
+    return 1
+  fi
+  echo "fuzz targets: ${targets[*]}"
+  run cmake --build --preset clang --parallel "$JOBS" --target "${targets[@]}"
+
+  local failed=0 t bin corpus art flog rc extra
+  for t in "${targets[@]}"; do
+    echo "---- $t: ${FUZZ_SECONDS}s"
+    bin="$(find build/clang -type f -name "$t" -perm -u+x -print -quit)"
+    if [[ -z "$bin" ]]; then
+      echo "FAIL $t: executable not found under build/clang" >&2
+      failed=$((failed + 1)); count_tests fuzz 0 1; continue
+    fi
+    # libFuzzer adds new inputs to the corpus dir: work on a copy so the
+    # committed seeds stay as they are.
+    corpus="$(mktemp -d "$STATE/corpus-$t.XXXXXX")"
+    if [[ -d "fuzz/corpus/$t" ]]; then
+      cp -R "fuzz/corpus/$t/." "$corpus/"
+      echo "seed corpus: fuzz/corpus/$t ($(find "$corpus" -type f | wc -l) files)"
+    else
+      echo "no seed corpus at fuzz/corpus/$t: starting empty"
+    fi
+    extra=()
+    if [[ -f "fuzz/$t.dict" ]]; then extra+=("-dict=$ROOT/fuzz/$t.dict"); fi
+    art="$ROOT/build/clang/fuzz-artifacts/$t"
+    mkdir -p "$art"
+    flog="$STATE/fuzz-$t.log"
+    rc=0
+    # -timeout: one input taking longer is a hang (a failure). The outer
+    # timeout only guards against libFuzzer itself not stopping.
+    printf '+ %s\n' "$bin -max_total_time=$FUZZ_SECONDS -timeout=25 -rss_limit_mb=4096 ${extra[*]} $corpus"
+    timeout --kill-after=30 "$((FUZZ_SECONDS * 2 + 120))" \
+      "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=25 -rss_limit_mb=4096 \
+      -print_final_stats=1 -artifact_prefix="$art/" "${extra[@]}" "$corpus" \
+      >"$flog" 2>&1 </dev/null || rc=$?
+    if ((rc == 0)); then
+      grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' "$flog" || tail -n 5 "$flog"
+      echo "ok   $t"
+      count_tests fuzz 1 0
+    else
+      tail -n 120 "$flog"
+      echo "FAIL $t (exit $rc); crash inputs, if any, are in $art:" >&2
+      ls -l "$art" >&2 || true
+      failed=$((failed + 1)); count_tests fuzz 0 1
+    fi
+  done
+  ((failed == 0))
+}
+
+describe() {
+  case "$1" in
+    setup) echo "install/verify Debian packages (scripts/setup.sh)" ;;
+    release) echo "preset release (-Werror): configure, build, ctest" ;;
+    asan) echo "preset asan (ASan+UBSan): configure, build, ctest" ;;
+    symbols) echo "libkiln.a links against libc/libm only (scripts/check_runtime_symbols.sh)" ;;
+    fuzz) echo "preset clang: libFuzzer targets, ${FUZZ_SECONDS}s each" ;;
+  esac
+}
+
+steps=("$@")
+if ((${#steps[@]} == 0)); then steps=("${ALL_STEPS[@]}"); fi
+for s in "${steps[@]}"; do
+  case " ${ALL_STEPS[*]} " in
+    *" $s "*) ;;
+    *) echo "unknown step '$s' (steps: ${ALL_STEPS[*]})" >&2; exit 2 ;;
+  esac
+done
+
+declare -A status=() seconds=()
+overall=0
+t_start=$SECONDS
+i=0
+for s in "${steps[@]}"; do
+  i=$((i + 1))
+  echo
+  echo "=================================================================="
+  echo "==> [$i/${#steps[@]}] $s: $(describe "$s")"
+  echo "=================================================================="
+  if [[ "$s" == symbols && "${status[release]:-}" == FAIL ]]; then
+    echo "skipped: the release step failed"
+    status[$s]=SKIP; seconds[$s]=0; overall=1
+    continue
+  fi
+  t0=$SECONDS
+  # A subshell that is not part of a condition, so `set -e` applies inside.
+  set +e
+  (
+    set -e
+    case "$s" in
+      setup) step_setup ;;
+      release) step_release ;;
+      asan) step_asan ;;
+      symbols) step_symbols ;;
+      fuzz) step_fuzz ;;
+    esac
+  )
+  rc=$?
+  set -e
+  seconds[$s]=$((SECONDS - t0))
+  if ((rc == 0)); then
+    status[$s]=OK
+    if [[ -f "$STATE/$s.note" ]]; then status[$s]="OK ($(cat "$STATE/$s.note"))"; fi
+  else
+    status[$s]=FAIL; overall=1
+  fi
+  echo "<== $s: ${status[$s]} in ${seconds[$s]}s"
+  if [[ "$s" == setup && "$rc" -ne 0 ]]; then
+    echo "setup failed: not running the other steps" >&2
+    break
+  fi
+done
+
+total_passed=0
+total_failed=0
+echo
+echo "=========================== kiln test summary ==========================="
+for s in "${steps[@]}"; do
+  [[ -n "${status[$s]:-}" ]] || continue
+  p=0 f=0 tests=""
+  if [[ -f "$STATE/$s.counts" ]]; then
+    read -r p f <"$STATE/$s.counts"
+    tests="$p passed, $f failed"
+  fi
+  # A step that failed without a failing test (a build error, say) counts as one failure.
+  if [[ "${status[$s]}" != OK* ]] && ((f == 0)); then f=1; fi
+  total_passed=$((total_passed + p))
+  total_failed=$((total_failed + f))
+  printf '  %-8s %-14s %5ss  %s\n' "$s" "${status[$s]}" "${seconds[$s]}" "$tests"
+done
+echo "  total time: $((SECONDS - t_start))s"
+if ((overall == 0)); then
+  echo "ALL STEPS PASSED"
+else
+  echo "SOME STEPS FAILED"
+fi
+echo "summary: $total_passed passed, $total_failed failed"
+exit "$overall"

@@ -1,0 +1,39 @@
+// The kiln CLI's subcommands. Adding one: write `int RunX(const Args&)` and
+// a help text, and list it in kCommands (dispatch.cc). The dispatcher answers
+// `-h`/`--help` anywhere in a command's arguments with its usage text.
+#ifndef KILN_TOOLCHAIN_CLI_COMMAND_H_
+#define KILN_TOOLCHAIN_CLI_COMMAND_H_
+
+#include <string>
+#include <vector>
+
+namespace kiln {
+namespace cli {
+
+// Exit codes shared by every subcommand.
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;  // the work failed (bad model, I/O, ...)
+constexpr int kExitUsage = 2;    // the command line was wrong
+
+// The arguments after the subcommand name.
+using Args = std::vector<std::string>;
+
+struct Command {
+  const char* name;
+  const char* summary;  // one line for `kiln --help`
+  const char* usage;    // full text for `kiln NAME --help`
+  int (*run)(const Args& args);
+};
+
+// Runs the command line without the program name: {"inspect", "m.kiln"}.
+// Returns the exit code.
+int RunCli(const Args& argv);
+
+// Subcommands.
+extern const char kInspectUsage[];
+int RunInspect(const Args& args);
+
+}  // namespace cli
+}  // namespace kiln
+
+#endif  // KILN_TOOLCHAIN_CLI_COMMAND_H_

@@ -1,0 +1,71 @@
+// The kiln command line: subcommand table and dispatch.
+#include <stdio.h>
+#include <string.h>
+
+#include "kiln/kiln.h"
+#include "toolchain/cli/command.h"
+
+namespace kiln {
+namespace cli {
+namespace {
+
+const Command kCommands[] = {
+    {"inspect", "print what a .kiln model contains, after verifying it",
+     kInspectUsage, RunInspect},
+};
+
+void PrintHelp(FILE* out) {
+  fprintf(out,
+          "usage: kiln <command> [options]\n"
+          "\n"
+          "The Kiln toolchain %s.\n"
+          "\n"
+          "commands:\n",
+          KILN_VERSION_STRING);
+  for (const Command& c : kCommands) {
+    fprintf(out, "  %-10s %s\n", c.name, c.summary);
+  }
+  fprintf(out,
+          "\n"
+          "Run 'kiln <command> --help' for a command's options.\n");
+}
+
+bool IsHelp(const char* arg) {
+  return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0 ||
+         strcmp(arg, "help") == 0;
+}
+
+}  // namespace
+
+int RunCli(const Args& argv) {
+  if (argv.empty()) {
+    PrintHelp(stderr);
+    return kExitUsage;
+  }
+  const char* name = argv[0].c_str();
+  if (IsHelp(name)) {
+    PrintHelp(stdout);
+    return kExitOk;
+  }
+  if (strcmp(name, "--version") == 0) {
+    printf("kiln %s\n", KILN_VERSION_STRING);
+    return kExitOk;
+  }
+  for (const Command& c : kCommands) {
+    if (strcmp(name, c.name) != 0) continue;
+    const Args args(argv.begin() + 1, argv.end());
+    for (const std::string& a : args) {
+      if (a == "--help" || a == "-h") {
+        fputs(c.usage, stdout);
+        return kExitOk;
+      }
+    }
+    return c.run(args);
+  }
+  fprintf(stderr, "kiln: unknown %s '%s'; run 'kiln --help'\n",
+          name[0] == '-' ? "option" : "command", name);
+  return kExitUsage;
+}
+
+}  // namespace cli
+}  // namespace kiln

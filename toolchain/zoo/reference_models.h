@@ -1,0 +1,45 @@
+// Reference models built from seeded random weights with ModelBuilder: the
+// shapes of the models Kiln is measured on (see ../shared/peers), used by the
+// tests, the benchmarks, the fuzzers' seed corpora and the demo. Same seed,
+// same bytes.
+#ifndef KILN_TOOLCHAIN_ZOO_REFERENCE_MODELS_H_
+#define KILN_TOOLCHAIN_ZOO_REFERENCE_MODELS_H_
+
+#include <stdint.h>
+
+#include <string>
+#include <vector>
+
+#include "toolchain/model_builder.h"
+
+namespace kiln {
+namespace zoo {
+
+// int8 [160] -> Reshape -> int8 [160]: the runtime's fixed cost per call.
+ModelBuilder TrivialModel();
+
+// mlp160: 160 -> 256 -> 128 -> 8 with ReLU (74,752 MACs). With float_io the
+// input is float32 (Quantize) and a float32 copy of the logits (Dequantize)
+// is a second output. The int8 logits carry a head "class" (top-3,
+// top-1 probability >= 0.5).
+ModelBuilder Mlp160(uint32_t seed, bool float_io);
+
+// blocknet: uint8 8x8x3 pixels -> Quantize -> 3 depthwise-separable layers
+// 3 -> 32 -> 64 -> 64 (dw3x3 + ReLU, pw1x1 + ReLU) -> global average pool ->
+// 4 heads 64 -> 32 -> {8, 6, 8, 16} ("predictor", "filter", "scan",
+// "entropy"), each with a top-k decision policy.
+ModelBuilder BlockNet(uint32_t seed);
+
+// Every operator of the format at least once, with float and uint8 inputs,
+// strided/padded/grouped convolutions, both pools, Add, Concat with and
+// without requantization, Reshape, Softmax, Logistic and Dequantize.
+ModelBuilder AllOpsModel(uint32_t seed);
+
+// Serializes a builder's model; aborts with the builder's error (these
+// models are fixed, so an error is a bug in the toolchain).
+std::vector<uint8_t> BuildOrDie(const ModelBuilder& builder);
+
+}  // namespace zoo
+}  // namespace kiln
+
+#endif  // KILN_TOOLCHAIN_ZOO_REFERENCE_MODELS_H_
