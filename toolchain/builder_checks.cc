@@ -76,5 +76,59 @@ int64_t ElementCount(const std::vector<int32_t>& shape) {
   return n;
 }
 
+namespace {
+
+bool IsDigits(const std::string& s) {
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+// A numeric identifier: digits without a leading zero (except "0" itself).
+bool IsNumber(const std::string& s) {
+  return IsDigits(s) && (s.size() == 1 || s[0] != '0');
+}
+
+// Dot-separated non-empty identifiers of [0-9A-Za-z-]; in a pre-release,
+// numeric identifiers must not have leading zeros.
+bool AreIdentifiers(const std::string& s, bool pre_release) {
+  size_t start = 0;
+  while (true) {
+    const size_t dot = s.find('.', start);
+    const std::string id = s.substr(start, dot - start);
+    if (id.empty() || id.find_first_not_of("0123456789ABCDEFGHIJKLMNOPQRSTUVW"
+                                           "XYZabcdefghijklmnopqrstuvwxyz-") !=
+                          std::string::npos) {
+      return false;
+    }
+    if (pre_release && IsDigits(id) && !IsNumber(id)) return false;
+    if (dot == std::string::npos) return true;
+    start = dot + 1;
+  }
+}
+
+}  // namespace
+
+bool IsSemanticVersion(const std::string& version) {
+  std::string core = version, pre, build;
+  const size_t plus = core.find('+');
+  if (plus != std::string::npos) {
+    build = core.substr(plus + 1);
+    core.resize(plus);
+    if (!AreIdentifiers(build, false)) return false;
+  }
+  const size_t dash = core.find('-');
+  if (dash != std::string::npos) {
+    pre = core.substr(dash + 1);
+    core.resize(dash);
+    if (!AreIdentifiers(pre, true)) return false;
+  }
+  const size_t dot1 = core.find('.');
+  const size_t dot2 =
+      dot1 == std::string::npos ? dot1 : core.find('.', dot1 + 1);
+  if (dot2 == std::string::npos) return false;
+  return IsNumber(core.substr(0, dot1)) &&
+         IsNumber(core.substr(dot1 + 1, dot2 - dot1 - 1)) &&
+         IsNumber(core.substr(dot2 + 1));
+}
+
 }  // namespace builder_internal
 }  // namespace kiln

@@ -26,6 +26,9 @@ void CheckQuant(QuantParams q, DType dtype, const char* role);
 QuantParams QuantOf(const TensorDef& t);
 QuantizationDef PerTensor(QuantParams q);
 
+// MAJOR.MINOR.PATCH[-pre.release][+build.meta] as semver.org defines it.
+bool IsSemanticVersion(const std::string& version);
+
 // Product of the dims (shapes are checked, so it fits easily in int64).
 int64_t ElementCount(const std::vector<int32_t>& shape);
 

@@ -2,9 +2,9 @@
 // Finish. The operators are in model_builder_ops.cc.
 #include "toolchain/model_builder.h"
 
+#include <ctype.h>
 #include <math.h>
 
-#include <regex>
 #include <stdexcept>
 
 #include "kiln/kiln.h"
@@ -175,7 +175,8 @@ void ModelBuilder::AddHead(const std::string& name, TensorId logits,
     for (const HeadDef& h : model_.heads) {
       if (h.name == name) throw std::invalid_argument("duplicate head name");
     }
-    const TensorDef& t = GetInt8(logits, "logits");
+    // A copy: AddExpTable below may move the tensor vector.
+    const TensorDef t = GetInt8(logits, "logits");
     bool is_output = false;
     for (uint32_t o : model_.outputs) {
       is_output = is_output || o == static_cast<uint32_t>(logits);
@@ -247,10 +248,7 @@ void ModelBuilder::SetModelName(const std::string& name) {
 }
 
 void ModelBuilder::SetModelVersion(const std::string& semver) {
-  static const std::regex kSemver(
-      R"((0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*))"
-      R"((-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?)");
-  if (!std::regex_match(semver, kSemver)) {
+  if (!builder_internal::IsSemanticVersion(semver)) {
     Fail("SetModelVersion: '" + semver + "' is not a semantic version");
     return;
   }

@@ -172,7 +172,9 @@ class ModelBuilder {
   // shape or quantization.
   const TensorDef* tensor(TensorId id) const;
 
-  // Plans memory and returns the finished model. May be called repeatedly;
+  // Plans memory and returns the finished model, after the runtime itself
+  // has verified it (kiln_init on the serialized bytes): a model the runtime
+  // would reject is an error here, never a file. May be called repeatedly;
   // the same calls always give the same model.
   bool Finish(ModelDef* model, std::string* error) const;
   // Finish + SerializeModel.

@@ -592,6 +592,24 @@ INSTANTIATE_TEST_SUITE_P(Calls, ModelBuilderErrors,
                            return std::string(info.param.name);
                          });
 
+TEST(ModelBuilder, SemanticVersions) {
+  for (const char* good :
+       {"0.0.0", "1.2.3", "10.20.30", "1.0.0-alpha", "1.0.0-alpha.1",
+        "1.0.0-0.3.7", "1.0.0-x-y.z", "1.0.0+20130313144700",
+        "1.0.0-beta+exp.sha.5114f85", "1.0.0+021"}) {
+    ModelBuilder b;
+    b.SetModelVersion(good);
+    EXPECT_TRUE(b.ok()) << good << ": " << b.error();
+  }
+  for (const char* bad :
+       {"", "1", "1.2", "1.2.3.4", "01.2.3", "1.02.3", "1.2.3-", "1.2.3+",
+        "1.2.3-01", "1.2.3-a..b", "1.2.3-a_b", "v1.2.3", "1.2.x", " 1.2.3"}) {
+    ModelBuilder b;
+    b.SetModelVersion(bad);
+    EXPECT_FALSE(b.ok()) << "'" << bad << "' accepted";
+  }
+}
+
 TEST(ModelBuilder, FinishNeedsInputsAndOutputs) {
   ModelBuilder b;
   b.AddInput("x", DType::kInt8, {4}, 0.1f, 0);

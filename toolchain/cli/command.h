@@ -32,6 +32,8 @@ int RunCli(const Args& argv);
 // Subcommands.
 extern const char kInspectUsage[];
 int RunInspect(const Args& args);
+extern const char kDemoUsage[];
+int RunDemo(const Args& args);
 
 }  // namespace cli
 }  // namespace kiln

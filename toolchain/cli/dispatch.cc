@@ -12,6 +12,8 @@ namespace {
 const Command kCommands[] = {
     {"inspect", "print what a .kiln model contains, after verifying it",
      kInspectUsage, RunInspect},
+    {"demo", "build, load and run the block network end to end", kDemoUsage,
+     RunDemo},
 };
 
 void PrintHelp(FILE* out) {

@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <string>
+
 #include "toolchain/aligned_bytes.h"
 #include "toolchain/cli/command.h"
 #include "toolchain/cli/inspect_report.h"
@@ -112,10 +114,14 @@ int RunInspect(const Args& args) {
   facts.path = opts.model;
   facts.file_bytes = model.size();
   facts.batch = opts.batch;
-  if (!RuntimeVerify(model, &error) ||
-      !RuntimeArenaSize(model, 1, &facts.arena_bytes_batch1, &error) ||
-      !RuntimeArenaSize(model, opts.batch, &facts.arena_bytes_batch, &error)) {
+  if (!RuntimeVerify(model, &error)) {
     return ModelError(opts.model, "rejected by the runtime: " + error);
+  }
+  if (!RuntimeArenaSize(model, 1, &facts.arena_bytes_batch1, &error) ||
+      !RuntimeArenaSize(model, opts.batch, &facts.arena_bytes_batch, &error)) {
+    return ModelError(
+        opts.model,
+        "no arena size for batch " + std::to_string(opts.batch) + ": " + error);
   }
   if (opts.json) {
     PrintInspectJson(def, facts, stdout);

@@ -180,7 +180,7 @@ void WriteHeads(JsonWriter& j, const ModelDef& m) {
     j.BeginObject();
     j.Key("name").String(h.name);
     j.Key("tensor").Uint(h.tensor);
-    j.Key("classes").Int(t && t->shape.size() == 1 ? t->shape[0] : -1);
+    j.Key("classes").Uint(t ? TensorBytes(*t) / DTypeSize(t->type) : 0);
     j.Key("labels").BeginArray();
     for (const std::string& label : h.labels) j.String(label);
     j.EndArray();

@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "toolchain/cli/inspect_report.h"
+#include "toolchain/cli/number_format.h"
 
 namespace kiln {
 namespace cli {
@@ -23,13 +24,11 @@ template <typename T>
 std::string List(const std::vector<T>& values, size_t max = SIZE_MAX) {
   std::vector<std::string> items;
   for (size_t i = 0; i < values.size() && i < max; ++i) {
-    char buf[32];
-    if constexpr (std::is_floating_point_v<T>) {
-      snprintf(buf, sizeof(buf), "%.9g", static_cast<double>(values[i]));
+    if constexpr (std::is_same_v<T, float>) {
+      items.push_back(ShortestFloat(values[i]));
     } else {
-      snprintf(buf, sizeof(buf), "%lld", static_cast<long long>(values[i]));
+      items.push_back(std::to_string(values[i]));
     }
-    items.push_back(buf);
   }
   if (values.size() > max) {
     items.push_back("... (" + std::to_string(values.size()) + " in all)");
@@ -40,11 +39,8 @@ std::string List(const std::vector<T>& values, size_t max = SIZE_MAX) {
 std::string Quantization(const std::optional<QuantizationDef>& q) {
   if (!q) return "not quantized";
   if (q->scale.size() == 1 && q->zero_point.size() == 1) {
-    char buf[64];
-    snprintf(buf, sizeof(buf), "scale %.9g zp %d",
-             static_cast<double>(q->scale[0]),
-             static_cast<int>(q->zero_point[0]));
-    return buf;
+    return "scale " + ShortestFloat(q->scale[0]) + " zp " +
+           std::to_string(q->zero_point[0]);
   }
   return "per-channel axis " + std::to_string(q->axis) + ", scales " +
          List(q->scale, kMaxListed) + ", zero points " +
@@ -99,10 +95,7 @@ std::string KeyOptions(const OperatorDef& op) {
     case OpKind::kConcat:
       return "axis " + std::to_string(op.concat.axis);
     case OpKind::kSoftmax: {
-      char beta[32];
-      snprintf(beta, sizeof(beta), "beta %.9g",
-               static_cast<double>(op.softmax.beta));
-      return beta;
+      return "beta " + ShortestFloat(op.softmax.beta);
     }
     default:
       return "";
@@ -128,7 +121,8 @@ void PrintMetadata(const ModelDef& m, FILE* out) {
   }
   fprintf(out, "  metrics:%s\n", md.metrics.empty() ? " none" : "");
   for (const MetricDef& metric : md.metrics) {
-    fprintf(out, "    %s = %.17g\n", metric.key.c_str(), metric.value);
+    fprintf(out, "    %s = %s\n", metric.key.c_str(),
+            ShortestDouble(metric.value).c_str());
   }
   fprintf(out, "  properties:%s\n", md.properties.empty() ? " none" : "");
   for (const KeyValueDef& kv : md.properties) {
@@ -211,29 +205,42 @@ void PrintPlan(const ModelDef& m, const InspectFacts& f, FILE* out) {
   fprintf(out, "\n");
 }
 
+// The real value an integer threshold stands for: Q16 probability, or
+// logit steps times the logits' scale.
+std::string ThresholdMeaning(const DecisionPolicyDef& p, const TensorDef* t) {
+  if (p.confidence != ConfidenceKind::kMargin) {
+    return "probability " + ShortestDouble(p.threshold / 65536.0);
+  }
+  if (t == nullptr || !t->quantization || t->quantization->scale.empty()) {
+    return "logit steps";
+  }
+  return "logit steps, " +
+         ShortestFloat(static_cast<float>(p.threshold) *
+                       t->quantization->scale[0]) +
+         " real";
+}
+
 void PrintHeads(const ModelDef& m, FILE* out) {
   fprintf(out, "Heads (%zu):\n", m.heads.size());
   for (const HeadDef& h : m.heads) {
     const TensorDef* t =
         h.tensor < m.tensors.size() ? &m.tensors[h.tensor] : nullptr;
-    const int classes = t && t->shape.size() == 1 ? t->shape[0] : -1;
-    fprintf(out, "  %s: logits %s, %d classes\n", h.name.c_str(),
-            TensorRef(m, h.tensor).c_str(), classes);
-    if (!h.labels.empty())
+    fprintf(out, "  %s: logits %s, %zu classes\n", h.name.c_str(),
+            TensorRef(m, h.tensor).c_str(),
+            t ? TensorBytes(*t) / DTypeSize(t->type) : 0);
+    if (!h.labels.empty()) {
       fprintf(out, "    labels: %s\n", Join(h.labels).c_str());
+    }
     const DecisionPolicyDef& p = h.policy;
-    std::string unit = p.confidence == ConfidenceKind::kMargin
-                           ? "logit steps"
-                           : "Q16, 65536 = 1.0";
+    const std::string table =
+        p.exp_table < 0 ? "none"
+                        : TensorRef(m, static_cast<uint32_t>(p.exp_table));
     fprintf(out,
-            "    policy: top_k %d, %s, threshold %d (%s) from %.9g, "
+            "    policy: top_k %d, %s, threshold %d (%s; threshold_real %s), "
             "exp_table %s\n",
             static_cast<int>(p.top_k), ConfidenceKindName(p.confidence),
-            static_cast<int>(p.threshold), unit.c_str(),
-            static_cast<double>(p.threshold_real),
-            p.exp_table < 0
-                ? "none"
-                : TensorRef(m, static_cast<uint32_t>(p.exp_table)).c_str());
+            static_cast<int>(p.threshold), ThresholdMeaning(p, t).c_str(),
+            ShortestFloat(p.threshold_real).c_str(), table.c_str());
   }
 }
 

@@ -1,7 +1,8 @@
 #include "toolchain/cli/json_writer.h"
 
 #include <math.h>
-#include <stdlib.h>
+
+#include "toolchain/cli/number_format.h"
 
 namespace kiln {
 namespace cli {
@@ -37,25 +38,6 @@ std::string Quote(const std::string& s) {
     }
   }
   return out + "\"";
-}
-
-// The shortest %.*g that parses back to exactly `v`.
-std::string ShortestDouble(double v) {
-  char buf[40];
-  for (int precision = 1; precision <= 17; ++precision) {
-    snprintf(buf, sizeof(buf), "%.*g", precision, v);
-    if (strtod(buf, nullptr) == v) break;
-  }
-  return buf;
-}
-
-std::string ShortestFloat(float v) {
-  char buf[40];
-  for (int precision = 1; precision <= 9; ++precision) {
-    snprintf(buf, sizeof(buf), "%.*g", precision, static_cast<double>(v));
-    if (strtof(buf, nullptr) == v) break;
-  }
-  return buf;
 }
 
 }  // namespace

@@ -2,7 +2,8 @@
  *
  * Life cycle:
  *   1. kiln_arena_size(model, len, batch, &bytes, &err) tells how much memory
- *      a context needs to run `batch` items per internal step.
+ *      a context needs to run `batch` items per internal step (structural
+ *      checks only).
  *   2. kiln_init(model, len, arena, arena_len, &ctx, &err) verifies the model
  *      (FlatBuffers verifier, then semantic checks) and builds a context inside
  *      the caller's arena. It may fail with an error code and a message.
@@ -117,7 +118,10 @@ typedef struct kiln_head_info {
 typedef struct kiln_context kiln_context;
 
 /* Bytes of arena a context needs to process `batch` items per step.
- * Verifies the model first; on failure *bytes is 0 and err says why. */
+ * Checks the file's structure (alignment, identifier, FlatBuffers verifier,
+ * version, limits, plan sizes) but not its semantics, which need the arena:
+ * kiln_init does the full verification. On failure *bytes is 0 and err says
+ * why. */
 kiln_status kiln_arena_size(const void* model, size_t model_len, size_t batch,
                             size_t* bytes, kiln_error* err);
 
