@@ -49,7 +49,8 @@ struct Conv2DParams {
 };
 
 // FullyConnected: input [batch, in_features], filter [out_features,
-// in_features], bias [out_features] (may be null), output [batch, out_features].
+// in_features], bias [out_features] (may be null), output [batch,
+// out_features].
 struct FullyConnectedParams {
   int32_t batch;
   int32_t in_features;

@@ -25,8 +25,7 @@ inline int32_t MultiplyByQuantizedMultiplier(int32_t acc, int32_t multiplier,
                                              int32_t shift) {
   const int32_t total = 31 - shift;
   const int64_t round = int64_t(1) << (total - 1);
-  const int64_t r =
-      (static_cast<int64_t>(acc) * multiplier + round) >> total;
+  const int64_t r = (static_cast<int64_t>(acc) * multiplier + round) >> total;
   if (r > INT32_MAX) return INT32_MAX;
   if (r < INT32_MIN) return INT32_MIN;
   return static_cast<int32_t>(r);
@@ -83,8 +82,8 @@ inline double RescaleRealMultiplier(float input_scale, float output_scale) {
 
 // GlobalAveragePool: the mean's 1 / (h * w) folded into the multiplier.
 inline double GlobalAveragePoolRealMultiplier(float input_scale,
-                                              float output_scale,
-                                              int32_t h, int32_t w) {
+                                              float output_scale, int32_t h,
+                                              int32_t w) {
   return static_cast<double>(input_scale) /
          (static_cast<double>(output_scale) * static_cast<double>(h) *
           static_cast<double>(w));

@@ -6,9 +6,12 @@
 #
 # Steps:
 #   setup    scripts/setup.sh: install the Debian packages, check flatc 2.0.8
+#   format   scripts/check_format.sh: every C/C++ file is clang-formatted
 #   release  preset `release` (-Werror): configure, build, ctest
 #   asan     preset `asan` (ASan + UBSan, leaks on): configure, build, ctest
 #   symbols  scripts/check_runtime_symbols.sh on build/release/runtime/libkiln.a
+#   smoke    the main job's tools on the release build: `kiln demo` (small),
+#            `kiln inspect` text and JSON, and one short benchmark pass
 #   fuzz     preset `clang`: build every kiln_fuzz_* target and run each for
 #            KILN_FUZZ_SECONDS on a temp copy of fuzz/corpus/<target>
 #
@@ -25,7 +28,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$PWD"
 
-ALL_STEPS=(setup release asan symbols fuzz)
+ALL_STEPS=(setup format release asan symbols smoke fuzz)
 JOBS="${KILN_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 FUZZ_SECONDS="${KILN_FUZZ_SECONDS:-30}"
 TEST_TIMEOUT="${KILN_TEST_TIMEOUT:-120}"
@@ -76,6 +79,13 @@ step_setup() {
   run "$ROOT/scripts/setup.sh"
 }
 
+step_format() {
+  local rc=0
+  run "$ROOT/scripts/check_format.sh" || rc=$?
+  if ((rc == 0)); then count_tests format 1 0; else count_tests format 0 1; fi
+  return "$rc"
+}
+
 step_release() {
   configure_build_test release release "$TEST_TIMEOUT"
 }
@@ -95,6 +105,25 @@ step_symbols() {
   run "$ROOT/scripts/check_runtime_symbols.sh" "$lib" || rc=$?
   if ((rc == 0)); then count_tests symbols 1 0; else count_tests symbols 0 1; fi
   return "$rc"
+}
+
+step_smoke() {
+  local bin=build/release
+  if [[ ! -x "$bin/toolchain/kiln" || ! -x "$bin/bench/kiln_bench_runtime" ]]; then
+    echo "missing release binaries: the release step must build them first" >&2
+    return 1
+  fi
+  local demo="$STATE/demo" failed=0
+  run "$bin/toolchain/kiln" demo --out "$demo" --blocks 256 --repeats 1 || failed=$((failed + 1))
+  run "$bin/toolchain/kiln" inspect "$demo/blocknet.kiln" >"$STATE/inspect.txt" || failed=$((failed + 1))
+  run "$bin/toolchain/kiln" inspect --json "$demo/blocknet.kiln" >"$STATE/inspect.json" || failed=$((failed + 1))
+  if ! python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$STATE/inspect.json"; then
+    echo "kiln inspect --json did not print valid JSON" >&2
+    failed=$((failed + 1))
+  fi
+  run "$bin/bench/kiln_bench_runtime" --benchmark_min_time=0.01 || failed=$((failed + 1))
+  count_tests smoke $((5 - failed)) "$failed"
+  ((failed == 0))
 }
 
 fuzz_targets_declared() {
@@ -168,9 +197,11 @@ step_fuzz() {
 describe() {
   case "$1" in
     setup) echo "install/verify Debian packages (scripts/setup.sh)" ;;
+    format) echo "clang-format check (scripts/check_format.sh)" ;;
     release) echo "preset release (-Werror): configure, build, ctest" ;;
     asan) echo "preset asan (ASan+UBSan): configure, build, ctest" ;;
     symbols) echo "libkiln.a links against libc/libm only (scripts/check_runtime_symbols.sh)" ;;
+    smoke) echo "kiln demo, kiln inspect, one short benchmark pass (release build)" ;;
     fuzz) echo "preset clang: libFuzzer targets, ${FUZZ_SECONDS}s each" ;;
   esac
 }
@@ -194,7 +225,7 @@ for s in "${steps[@]}"; do
   echo "=================================================================="
   echo "==> [$i/${#steps[@]}] $s: $(describe "$s")"
   echo "=================================================================="
-  if [[ "$s" == symbols && "${status[release]:-}" == FAIL ]]; then
+  if [[ ( "$s" == symbols || "$s" == smoke ) && "${status[release]:-}" == FAIL ]]; then
     echo "skipped: the release step failed"
     status[$s]=SKIP; seconds[$s]=0; overall=1
     continue
@@ -206,9 +237,11 @@ for s in "${steps[@]}"; do
     set -e
     case "$s" in
       setup) step_setup ;;
+      format) step_format ;;
       release) step_release ;;
       asan) step_asan ;;
       symbols) step_symbols ;;
+      smoke) step_smoke ;;
       fuzz) step_fuzz ;;
     esac
   )

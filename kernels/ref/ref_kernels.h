@@ -28,8 +28,7 @@ void MaxPool2D(const Pool2DParams& p, const int8_t* input, int8_t* output);
 void GlobalAveragePool(const GlobalAveragePoolParams& p, const int8_t* input,
                        int8_t* output);
 
-void Concat(const ConcatParams& p, const int8_t* const* inputs,
-            int8_t* output);
+void Concat(const ConcatParams& p, const int8_t* const* inputs, int8_t* output);
 
 void Softmax(const SoftmaxParams& p, const int8_t* input, int8_t* output);
 

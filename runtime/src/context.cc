@@ -22,7 +22,8 @@ struct Layout {
 Layout ComputeLayout(uint32_t tensors, uint32_t operators, uint32_t heads) {
   Layout l;
   l.tensors = AlignUp(sizeof(kiln_context), kAlign);
-  l.operators = l.tensors + AlignUp(uint64_t(tensors) * sizeof(TensorRt), kAlign);
+  l.operators =
+      l.tensors + AlignUp(uint64_t(tensors) * sizeof(TensorRt), kAlign);
   l.heads = l.operators + AlignUp(uint64_t(operators) * sizeof(OpRt), kAlign);
   l.def_op = l.heads + AlignUp(uint64_t(heads) * sizeof(HeadRt), kAlign);
   l.last_use = l.def_op + AlignUp(uint64_t(tensors) * sizeof(int32_t), kAlign);
@@ -52,12 +53,12 @@ kiln_status PlaceInArena(void* arena, size_t arena_len, size_t header,
   const uint64_t fixed = AlignUp(fixed_bytes, kAlign);
   const uint64_t need = pad + header + fixed + bytes_per_item;
   if (arena_len < need) {
-    return SetError(err, KILN_ERR_ARENA_TOO_SMALL, "arena has %zu bytes, one "
+    return SetError(err, KILN_ERR_ARENA_TOO_SMALL,
+                    "arena has %zu bytes, one "
                     "item needs %llu (kiln_arena_size(batch=1) = %llu)",
                     arena_len, static_cast<unsigned long long>(need),
-                    static_cast<unsigned long long>(header + fixed +
-                                                    bytes_per_item + kAlign -
-                                                    1));
+                    static_cast<unsigned long long>(
+                        header + fixed + bytes_per_item + kAlign - 1));
   }
   *base = reinterpret_cast<uint8_t*>(start + pad);
   *max_batch = (arena_len - pad - header - fixed) / bytes_per_item;
@@ -111,8 +112,7 @@ extern "C" kiln_status kiln_arena_size(const void* model, size_t model_len,
                    KILN_ARENA_ALIGNMENT - 1;
   if (__builtin_mul_overflow(uint64_t(batch), counts.bytes_per_item,
                              &activations) ||
-      __builtin_add_overflow(total, activations, &total) ||
-      total > SIZE_MAX) {
+      __builtin_add_overflow(total, activations, &total) || total > SIZE_MAX) {
     return SetError(err, KILN_ERR_OVERFLOW, "arena for batch %zu overflows",
                     batch);
   }
@@ -130,8 +130,8 @@ extern "C" kiln_status kiln_init(const void* model, size_t model_len,
   ModelCounts counts;
   kiln_status s = CheckStructure(model, model_len, &counts, err);
   if (s != KILN_OK) return s;
-  const Layout layout = ComputeLayout(counts.num_tensors,
-                                      counts.num_operators, counts.num_heads);
+  const Layout layout =
+      ComputeLayout(counts.num_tensors, counts.num_operators, counts.num_heads);
   uint8_t* base = nullptr;
   size_t max_batch = 0;
   s = PlaceInArena(arena, arena_len, layout.header, counts.fixed_bytes,
@@ -159,9 +159,9 @@ extern "C" kiln_status kiln_init(const void* model, size_t model_len,
   return KILN_OK;
 }
 
-extern "C" kiln_status kiln_init_like(const kiln_context* verified,
-                                      void* arena, size_t arena_len,
-                                      kiln_context** ctx, kiln_error* err) {
+extern "C" kiln_status kiln_init_like(const kiln_context* verified, void* arena,
+                                      size_t arena_len, kiln_context** ctx,
+                                      kiln_error* err) {
   if (ctx == nullptr || verified == nullptr ||
       verified->magic != kContextMagic) {
     return SetError(err, KILN_ERR_INVALID_ARGUMENT,

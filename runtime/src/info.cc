@@ -1,6 +1,6 @@
 // Read-only introspection of a context: graph inputs, outputs and heads.
-#include "runtime/src/schema.h"
 #include "runtime/src/internal.h"
+#include "runtime/src/schema.h"
 
 using namespace kiln::rt;
 
@@ -40,8 +40,9 @@ extern "C" int32_t kiln_num_heads(const kiln_context* ctx) {
   return Valid(ctx) ? static_cast<int32_t>(ctx->num_heads) : 0;
 }
 
-extern "C" kiln_status kiln_get_input_info(const kiln_context* ctx, int32_t index,
-                                       kiln_tensor_info* info) {
+extern "C" kiln_status kiln_get_input_info(const kiln_context* ctx,
+                                           int32_t index,
+                                           kiln_tensor_info* info) {
   if (!Valid(ctx) || info == nullptr || index < 0 ||
       index >= static_cast<int32_t>(ctx->num_inputs)) {
     return KILN_ERR_INVALID_ARGUMENT;
@@ -51,8 +52,8 @@ extern "C" kiln_status kiln_get_input_info(const kiln_context* ctx, int32_t inde
 }
 
 extern "C" kiln_status kiln_get_output_info(const kiln_context* ctx,
-                                        int32_t index,
-                                        kiln_tensor_info* info) {
+                                            int32_t index,
+                                            kiln_tensor_info* info) {
   if (!Valid(ctx) || info == nullptr || index < 0 ||
       index >= static_cast<int32_t>(ctx->num_outputs)) {
     return KILN_ERR_INVALID_ARGUMENT;
@@ -61,8 +62,8 @@ extern "C" kiln_status kiln_get_output_info(const kiln_context* ctx,
   return KILN_OK;
 }
 
-extern "C" kiln_status kiln_get_head_info(const kiln_context* ctx, int32_t index,
-                                      kiln_head_info* info) {
+extern "C" kiln_status kiln_get_head_info(const kiln_context* ctx,
+                                          int32_t index, kiln_head_info* info) {
   if (!Valid(ctx) || info == nullptr || index < 0 ||
       index >= static_cast<int32_t>(ctx->num_heads)) {
     return KILN_ERR_INVALID_ARGUMENT;

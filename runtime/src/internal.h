@@ -122,10 +122,10 @@ struct kiln_context {
   int32_t* last_use;
   uint64_t bytes_per_item;  // activation region per batch item
   uint64_t fixed_bytes;
-  size_t header_bytes;      // context + arrays, rounded to the alignment
+  size_t header_bytes;  // context + arrays, rounded to the alignment
   size_t max_batch;
-  uint8_t* fixed;           // fixed region (scratch), fixed_bytes long
-  uint8_t* activations;     // activation region, max_batch * bytes_per_item
+  uint8_t* fixed;        // fixed region (scratch), fixed_bytes long
+  uint8_t* activations;  // activation region, max_batch * bytes_per_item
 };
 
 namespace kiln {
@@ -158,8 +158,7 @@ kiln_status VerifyAndDecode(kiln_context* ctx, kiln_error* err);
 
 // Decodes operator `index` of the model into ctx->operators[index] after
 // checking it; part of VerifyAndDecode.
-kiln_status DecodeOperator(kiln_context* ctx, uint32_t index,
-                           kiln_error* err);
+kiln_status DecodeOperator(kiln_context* ctx, uint32_t index, kiln_error* err);
 
 // Checks that tensor `index` is a constant int32[256] exp(-x) table
 // (non-increasing, entry 0 in [1, 2^24]).
@@ -176,7 +175,9 @@ void RunOperator(const kiln_context* ctx, const OpRt& op, int32_t batch);
 // The decision of one head for one item's logits.
 void Decide(const HeadRt& head, const int8_t* logits, kiln_decision* out);
 
-inline uint64_t AlignUp(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
+inline uint64_t AlignUp(uint64_t v, uint64_t a) {
+  return (v + a - 1) & ~(a - 1);
+}
 
 }  // namespace rt
 }  // namespace kiln

@@ -167,8 +167,7 @@ extern "C" kiln_status kiln_invoke(kiln_context* ctx, size_t n,
     for (uint32_t h = 0; h < ctx->num_heads; ++h) {
       const HeadRt& head = ctx->heads[h];
       const int8_t* logits = reinterpret_cast<const int8_t*>(
-          ctx->activations +
-          ctx->tensors[head.tensor].offset_per_item * batch);
+          ctx->activations + ctx->tensors[head.tensor].offset_per_item * batch);
       for (int32_t item = 0; item < batch; ++item) {
         Decide(head, logits + static_cast<size_t>(item) * head.num_classes,
                &decisions[(start + item) * ctx->num_heads + h]);

@@ -6,8 +6,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "runtime/src/schema.h"
 #include "runtime/src/internal.h"
+#include "runtime/src/schema.h"
 
 namespace kiln {
 namespace rt {
@@ -18,8 +18,7 @@ constexpr int32_t kUndefined = INT32_MIN;
 kiln_status CheckQuantization(const fb::Tensor* t, const TensorRt& r,
                               uint32_t index, kiln_error* err) {
   const fb::Quantization* q = t->quantization();
-  const bool quantized_type =
-      r.dtype == KILN_INT8 || r.dtype == KILN_UINT8;
+  const bool quantized_type = r.dtype == KILN_INT8 || r.dtype == KILN_UINT8;
   const auto* scales = q != nullptr ? q->scale() : nullptr;
   const auto* zps = q != nullptr ? q->zero_point() : nullptr;
   const uint32_t count = scales != nullptr ? scales->size() : 0;
@@ -40,7 +39,8 @@ kiln_status CheckQuantization(const fb::Tensor* t, const TensorRt& r,
     if (!isfinite(s) || !(s > 0.0f) || !isnormal(s)) {
       return SetError(err, KILN_ERR_QUANTIZATION,
                       "tensor %u: scale %u is %g, must be finite, normal and "
-                      "> 0", index, i, static_cast<double>(s));
+                      "> 0",
+                      index, i, static_cast<double>(s));
     }
   }
   if (count == 1) {
@@ -66,7 +66,8 @@ kiln_status CheckQuantization(const fb::Tensor* t, const TensorRt& r,
                     index);
   }
   const int32_t axis = q->axis();
-  if (axis < 0 || axis >= r.rank || r.dims[axis] != static_cast<int32_t>(count)) {
+  if (axis < 0 || axis >= r.rank ||
+      r.dims[axis] != static_cast<int32_t>(count)) {
     return SetError(err, KILN_ERR_QUANTIZATION,
                     "tensor %u: %u scales do not match axis %d of the shape",
                     index, count, axis);
@@ -95,8 +96,8 @@ kiln_status DecodeTensor(const fb::Model* m, uint32_t index, TensorRt* r,
   const auto* shape = t->shape();
   r->rank = shape != nullptr ? static_cast<int32_t>(shape->size()) : 0;
   if (r->rank > KILN_MAX_RANK) {
-    return SetError(err, KILN_ERR_SHAPE, "tensor %u: rank %d exceeds %d",
-                    index, r->rank, KILN_MAX_RANK);
+    return SetError(err, KILN_ERR_SHAPE, "tensor %u: rank %d exceeds %d", index,
+                    r->rank, KILN_MAX_RANK);
   }
   int64_t elements = 1;
   for (int32_t d = 0; d < r->rank; ++d) {
@@ -132,8 +133,8 @@ kiln_status DecodeTensor(const fb::Model* m, uint32_t index, TensorRt* r,
     if (have != r->item_bytes) {
       return SetError(err, KILN_ERR_BUFFER_SIZE,
                       "tensor %u: buffer %u holds %llu bytes, shape needs "
-                      "%llu", index, buffer,
-                      static_cast<unsigned long long>(have),
+                      "%llu",
+                      index, buffer, static_cast<unsigned long long>(have),
                       static_cast<unsigned long long>(r->item_bytes));
     }
     r->data = data->data();
@@ -145,8 +146,7 @@ kiln_status DecodeTensor(const fb::Model* m, uint32_t index, TensorRt* r,
     r->constant = true;
   } else if (!r->batched) {
     return SetError(err, KILN_ERR_BUFFER_INDEX,
-                    "tensor %u: not batched but has no constant buffer",
-                    index);
+                    "tensor %u: not batched but has no constant buffer", index);
   }
   kiln_status s = CheckQuantization(t, *r, index, err);
   if (s != KILN_OK) return s;
@@ -170,17 +170,23 @@ kiln_status CheckGraphEnds(const flatbuffers::Vector<uint32_t>* list,
   for (uint32_t i = 0; i < n; ++i) {
     const uint32_t t = list->Get(i);
     if (t >= ctx->num_tensors) {
-      return SetError(err, KILN_ERR_TENSOR_INDEX, "graph %s %u: tensor %u "
-                      "out of range", what, i, t);
+      return SetError(err, KILN_ERR_TENSOR_INDEX,
+                      "graph %s %u: tensor %u "
+                      "out of range",
+                      what, i, t);
     }
     if (ctx->tensors[t].constant) {
-      return SetError(err, KILN_ERR_GRAPH, "graph %s %u: tensor %u is a "
-                      "constant", what, i, t);
+      return SetError(err, KILN_ERR_GRAPH,
+                      "graph %s %u: tensor %u is a "
+                      "constant",
+                      what, i, t);
     }
     for (uint32_t j = 0; j < i; ++j) {
       if (out[j] == t) {
-        return SetError(err, KILN_ERR_GRAPH, "graph %s %u: tensor %u listed "
-                        "twice", what, i, t);
+        return SetError(err, KILN_ERR_GRAPH,
+                        "graph %s %u: tensor %u listed "
+                        "twice",
+                        what, i, t);
       }
     }
     out[i] = t;
@@ -205,15 +211,19 @@ kiln_status CheckDataflow(const fb::Model* m, kiln_context* ctx,
     for (uint32_t t : *op->inputs()) {
       if (ctx->tensors[t].constant) continue;
       if (ctx->def_op[t] == kUndefined) {
-        return SetError(err, KILN_ERR_GRAPH, "operator %u reads tensor %u "
-                        "before anything writes it", o, t);
+        return SetError(err, KILN_ERR_GRAPH,
+                        "operator %u reads tensor %u "
+                        "before anything writes it",
+                        o, t);
       }
       ctx->last_use[t] = static_cast<int32_t>(o);
     }
     const uint32_t out = op->outputs()->Get(0);
     if (ctx->def_op[out] != kUndefined) {
-      return SetError(err, KILN_ERR_GRAPH, "operator %u writes tensor %u, "
-                      "which is already written", o, out);
+      return SetError(err, KILN_ERR_GRAPH,
+                      "operator %u writes tensor %u, "
+                      "which is already written",
+                      o, out);
     }
     ctx->def_op[out] = static_cast<int32_t>(o);
     ctx->last_use[out] = static_cast<int32_t>(o);
@@ -221,8 +231,10 @@ kiln_status CheckDataflow(const fb::Model* m, kiln_context* ctx,
   for (uint32_t i = 0; i < ctx->num_outputs; ++i) {
     const uint32_t t = ctx->outputs[i];
     if (ctx->def_op[t] == kUndefined) {
-      return SetError(err, KILN_ERR_GRAPH, "graph output %u (tensor %u) is "
-                      "never written", i, t);
+      return SetError(err, KILN_ERR_GRAPH,
+                      "graph output %u (tensor %u) is "
+                      "never written",
+                      i, t);
     }
     ctx->last_use[t] = static_cast<int32_t>(ctx->num_operators);
   }
@@ -239,8 +251,10 @@ kiln_status CheckPlan(const fb::Model* m, kiln_context* ctx, kiln_error* err) {
   }
   const uint32_t alignment = plan->alignment();
   if (alignment < 16 || alignment > 4096 || (alignment & (alignment - 1))) {
-    return SetError(err, KILN_ERR_PLAN, "plan alignment %u is not a power of "
-                    "two in [16, 4096]", alignment);
+    return SetError(err, KILN_ERR_PLAN,
+                    "plan alignment %u is not a power of "
+                    "two in [16, 4096]",
+                    alignment);
   }
   const uint64_t limit = ctx->bytes_per_item;
   for (uint32_t t = 0; t < ctx->num_tensors; ++t) {
@@ -248,9 +262,10 @@ kiln_status CheckPlan(const fb::Model* m, kiln_context* ctx, kiln_error* err) {
     if (r.constant || ctx->def_op[t] == kUndefined) continue;
     const uint64_t off = offsets->Get(t);
     if (off % alignment != 0 || off > limit || r.item_bytes > limit - off) {
-      return SetError(err, KILN_ERR_PLAN, "tensor %u: offset %llu + %llu "
-                      "bytes misaligned or beyond %llu bytes per item", t,
-                      static_cast<unsigned long long>(off),
+      return SetError(err, KILN_ERR_PLAN,
+                      "tensor %u: offset %llu + %llu "
+                      "bytes misaligned or beyond %llu bytes per item",
+                      t, static_cast<unsigned long long>(off),
                       static_cast<unsigned long long>(r.item_bytes),
                       static_cast<unsigned long long>(limit));
     }
@@ -270,8 +285,10 @@ kiln_status CheckPlan(const fb::Model* m, kiln_context* ctx, kiln_error* err) {
           ta.offset_per_item < tb.offset_per_item + tb.item_bytes &&
           tb.offset_per_item < ta.offset_per_item + ta.item_bytes;
       if (live_together && share_bytes) {
-        return SetError(err, KILN_ERR_PLAN, "tensors %u and %u are live at "
-                        "the same time and overlap in the plan", a, b);
+        return SetError(err, KILN_ERR_PLAN,
+                        "tensors %u and %u are live at "
+                        "the same time and overlap in the plan",
+                        a, b);
       }
     }
   }
@@ -286,8 +303,10 @@ kiln_status DecodeHead(const fb::Model* m, kiln_context* ctx, uint32_t index,
   r.name = h->name()->c_str();
   r.tensor = h->tensor();
   if (r.tensor >= ctx->num_tensors) {
-    return SetError(err, KILN_ERR_TENSOR_INDEX, "head %u: tensor %u out of "
-                    "range", index, r.tensor);
+    return SetError(err, KILN_ERR_TENSOR_INDEX,
+                    "head %u: tensor %u out of "
+                    "range",
+                    index, r.tensor);
   }
   r.output_index = -1;
   for (uint32_t i = 0; i < ctx->num_outputs; ++i) {
@@ -295,8 +314,10 @@ kiln_status DecodeHead(const fb::Model* m, kiln_context* ctx, uint32_t index,
   }
   const TensorRt& t = ctx->tensors[r.tensor];
   if (r.output_index < 0 || t.dtype != KILN_INT8) {
-    return SetError(err, KILN_ERR_HEAD, "head %u: tensor %u must be an int8 "
-                    "graph output", index, r.tensor);
+    return SetError(err, KILN_ERR_HEAD,
+                    "head %u: tensor %u must be an int8 "
+                    "graph output",
+                    index, r.tensor);
   }
   if (t.item_elements > static_cast<int64_t>(kMaxClasses)) {
     return SetError(err, KILN_ERR_HEAD, "head %u: %lld classes exceed %u",
@@ -334,8 +355,10 @@ kiln_status DecodeHead(const fb::Model* m, kiln_context* ctx, uint32_t index,
   const bool margin = r.confidence == KILN_CONFIDENCE_MARGIN;
   const int32_t max_threshold = margin ? 256 : 65536;
   if (r.threshold < 0 || r.threshold > max_threshold) {
-    return SetError(err, KILN_ERR_HEAD, "head %u: threshold %d outside "
-                    "[0, %d]", index, r.threshold, max_threshold);
+    return SetError(err, KILN_ERR_HEAD,
+                    "head %u: threshold %d outside "
+                    "[0, %d]",
+                    index, r.threshold, max_threshold);
   }
   if (margin && r.num_classes < 2) {
     return SetError(err, KILN_ERR_HEAD, "head %u: a margin needs >= 2 classes",
@@ -344,8 +367,10 @@ kiln_status DecodeHead(const fb::Model* m, kiln_context* ctx, uint32_t index,
   const int32_t table = p->exp_table();
   if (table == -1) {
     if (!margin) {
-      return SetError(err, KILN_ERR_HEAD, "head %u: probability confidence "
-                      "without an exp_table", index);
+      return SetError(err, KILN_ERR_HEAD,
+                      "head %u: probability confidence "
+                      "without an exp_table",
+                      index);
     }
     return KILN_OK;
   }
@@ -360,27 +385,33 @@ kiln_status DecodeHead(const fb::Model* m, kiln_context* ctx, uint32_t index,
 kiln_status CheckExpTable(const kiln_context* ctx, int64_t index,
                           kiln_error* err) {
   if (index < 0 || index >= static_cast<int64_t>(ctx->num_tensors)) {
-    return SetError(err, KILN_ERR_TENSOR_INDEX, "exp table tensor %lld out of "
-                    "range", static_cast<long long>(index));
+    return SetError(err, KILN_ERR_TENSOR_INDEX,
+                    "exp table tensor %lld out of "
+                    "range",
+                    static_cast<long long>(index));
   }
   const TensorRt& t = ctx->tensors[index];
   if (!t.constant || t.dtype != KILN_INT32 || t.item_elements != 256) {
-    return SetError(err, KILN_ERR_TABLE, "exp table tensor %lld must be a "
-                    "constant int32[256]", static_cast<long long>(index));
+    return SetError(err, KILN_ERR_TABLE,
+                    "exp table tensor %lld must be a "
+                    "constant int32[256]",
+                    static_cast<long long>(index));
   }
   // exp(-x) tables: positive at 0, never increasing, within 2^24, so sums of
   // up to 65535 entries times 2^16 stay far inside 64 bits.
   const int32_t* e = reinterpret_cast<const int32_t*>(t.data);
   if (e[0] < 1 || e[0] > (1 << 24)) {
-    return SetError(err, KILN_ERR_TABLE, "exp table tensor %lld: entry 0 is "
-                    "%d, must be in [1, 2^24]", static_cast<long long>(index),
-                    e[0]);
+    return SetError(err, KILN_ERR_TABLE,
+                    "exp table tensor %lld: entry 0 is "
+                    "%d, must be in [1, 2^24]",
+                    static_cast<long long>(index), e[0]);
   }
   for (int i = 1; i < 256; ++i) {
     if (e[i] < 0 || e[i] > e[i - 1]) {
-      return SetError(err, KILN_ERR_TABLE, "exp table tensor %lld: entry %d "
-                      "negative or increasing", static_cast<long long>(index),
-                      i);
+      return SetError(err, KILN_ERR_TABLE,
+                      "exp table tensor %lld: entry %d "
+                      "negative or increasing",
+                      static_cast<long long>(index), i);
     }
   }
   return KILN_OK;
@@ -392,11 +423,14 @@ kiln_status CheckStructure(const void* model, size_t model_len,
     return SetError(err, KILN_ERR_INVALID_ARGUMENT, "null or empty model");
   }
   if (reinterpret_cast<uintptr_t>(model) % KILN_MODEL_ALIGNMENT != 0) {
-    return SetError(err, KILN_ERR_MODEL_ALIGNMENT, "model bytes must be "
-                    "%d-byte aligned", KILN_MODEL_ALIGNMENT);
+    return SetError(err, KILN_ERR_MODEL_ALIGNMENT,
+                    "model bytes must be "
+                    "%d-byte aligned",
+                    KILN_MODEL_ALIGNMENT);
   }
   if (model_len < 8 || !fb::ModelBufferHasIdentifier(model)) {
-    return SetError(err, KILN_ERR_NOT_A_MODEL, "missing the KILN file "
+    return SetError(err, KILN_ERR_NOT_A_MODEL,
+                    "missing the KILN file "
                     "identifier");
   }
   if (model_len >= FLATBUFFERS_MAX_BUFFER_SIZE) {
@@ -405,14 +439,16 @@ kiln_status CheckStructure(const void* model, size_t model_len,
   flatbuffers::Verifier verifier(static_cast<const uint8_t*>(model), model_len,
                                  /*max_depth=*/32, /*max_tables=*/1 << 20);
   if (!fb::VerifyModelBuffer(verifier)) {
-    return SetError(err, KILN_ERR_FLATBUFFER, "FlatBuffers verification "
+    return SetError(err, KILN_ERR_FLATBUFFER,
+                    "FlatBuffers verification "
                     "failed: truncated or corrupt model");
   }
   const fb::Model* m = fb::GetModel(model);
   if (m->min_runtime_version() > KILN_RUNTIME_FORMAT_VERSION) {
-    return SetError(err, KILN_ERR_VERSION, "model needs runtime format %u, "
-                    "this runtime reads %d", m->min_runtime_version(),
-                    KILN_RUNTIME_FORMAT_VERSION);
+    return SetError(err, KILN_ERR_VERSION,
+                    "model needs runtime format %u, "
+                    "this runtime reads %d",
+                    m->min_runtime_version(), KILN_RUNTIME_FORMAT_VERSION);
   }
   const uint32_t tensors = m->tensors() ? m->tensors()->size() : 0;
   const uint32_t operators = m->operators() ? m->operators()->size() : 0;
@@ -420,15 +456,24 @@ kiln_status CheckStructure(const void* model, size_t model_len,
   const uint32_t heads = m->heads() ? m->heads()->size() : 0;
   if (tensors == 0 || tensors > kMaxTensors || operators > kMaxOperators ||
       buffers > kMaxBuffers || heads > kMaxHeads) {
-    return SetError(err, KILN_ERR_LIMITS, "%u tensors, %u operators, %u "
-                    "buffers, %u heads: limits are 1..%u, %u, %u, %u", tensors,
-                    operators, buffers, heads, kMaxTensors, kMaxOperators,
-                    kMaxBuffers, kMaxHeads);
+    return SetError(err, KILN_ERR_LIMITS,
+                    "%u tensors, %u operators, %u "
+                    "buffers, %u heads: limits are 1..%u, %u, %u, %u",
+                    tensors, operators, buffers, heads, kMaxTensors,
+                    kMaxOperators, kMaxBuffers, kMaxHeads);
+  }
+  const auto* buffer0 = buffers != 0 ? m->buffers()->Get(0)->data() : nullptr;
+  if (buffer0 != nullptr && buffer0->size() != 0) {
+    return SetError(err, KILN_ERR_BUFFER_INDEX,
+                    "buffer 0 is the empty "
+                    "sentinel but holds %u bytes",
+                    buffer0->size());
   }
   const fb::MemoryPlan* plan = m->plan();
   if (plan->bytes_per_item() == 0 || plan->bytes_per_item() > kMaxPlanBytes ||
       plan->fixed_bytes() > kMaxPlanBytes) {
-    return SetError(err, KILN_ERR_PLAN, "plan sizes %llu per item, %llu fixed "
+    return SetError(err, KILN_ERR_PLAN,
+                    "plan sizes %llu per item, %llu fixed "
                     "outside the allowed range",
                     static_cast<unsigned long long>(plan->bytes_per_item()),
                     static_cast<unsigned long long>(plan->fixed_bytes()));

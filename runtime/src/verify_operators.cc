@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "runtime/src/schema.h"
 #include "kernels/requant.h"
 #include "runtime/src/internal.h"
+#include "runtime/src/schema.h"
 
 namespace kiln {
 namespace rt {
@@ -37,9 +37,7 @@ struct OpCheck {
   }
   uint32_t input(uint32_t i) const { return op->inputs()->Get(i); }
   const TensorRt& in(uint32_t i) const { return ctx->tensors[input(i)]; }
-  const TensorRt& out() const {
-    return ctx->tensors[op->outputs()->Get(0)];
-  }
+  const TensorRt& out() const { return ctx->tensors[op->outputs()->Get(0)]; }
 };
 
 bool SameQuantization(const TensorRt& a, const TensorRt& b) {
@@ -59,8 +57,8 @@ kiln_status ExpectArity(const OpCheck& c, uint32_t min_inputs,
                         uint32_t max_inputs) {
   const uint32_t n = c.op->inputs()->size();
   if (n < min_inputs || n > max_inputs) {
-    return c.Fail(KILN_ERR_OPERATOR, "%u inputs, expects %u..%u", n,
-                  min_inputs, max_inputs);
+    return c.Fail(KILN_ERR_OPERATOR, "%u inputs, expects %u..%u", n, min_inputs,
+                  max_inputs);
   }
   return KILN_OK;
 }
@@ -75,12 +73,16 @@ kiln_status ExpectInput(const OpCheck& c, uint32_t i, kiln_dtype dtype,
                   c.input(i), constant ? "a constant" : "an activation");
   }
   if (t.dtype != dtype) {
-    return c.Fail(KILN_ERR_DTYPE, "input %u (tensor %u) has type %d, expects "
-                  "%d", i, c.input(i), t.dtype, dtype);
+    return c.Fail(KILN_ERR_DTYPE,
+                  "input %u (tensor %u) has type %d, expects "
+                  "%d",
+                  i, c.input(i), t.dtype, dtype);
   }
   if (rank >= 0 && t.rank != rank) {
-    return c.Fail(KILN_ERR_SHAPE, "input %u (tensor %u) has rank %d, expects "
-                  "%d", i, c.input(i), t.rank, rank);
+    return c.Fail(KILN_ERR_SHAPE,
+                  "input %u (tensor %u) has rank %d, expects "
+                  "%d",
+                  i, c.input(i), t.rank, rank);
   }
   return KILN_OK;
 }
@@ -123,13 +125,16 @@ kiln_status ExpectRequant(const OpCheck& c, const fb::Requant* r,
     int32_t m = 0, s = 0;
     const double value = real(i);
     if (QuantizeMultiplier(value, &m, &s) != MultiplierStatus::kOk) {
-      return c.Fail(KILN_ERR_REQUANT, "real multiplier %u is %g, not "
-                    "representable", i, value);
+      return c.Fail(KILN_ERR_REQUANT,
+                    "real multiplier %u is %g, not "
+                    "representable",
+                    i, value);
     }
     if (r->multiplier()->Get(i) != m || r->shift()->Get(i) != s) {
-      return c.Fail(KILN_ERR_REQUANT, "entry %u stores (%d, %d) but the "
-                    "scales give (%d, %d)", i, r->multiplier()->Get(i),
-                    r->shift()->Get(i), m, s);
+      return c.Fail(KILN_ERR_REQUANT,
+                    "entry %u stores (%d, %d) but the "
+                    "scales give (%d, %d)",
+                    i, r->multiplier()->Get(i), r->shift()->Get(i), m, s);
     }
   }
   if (out != nullptr) {
@@ -159,8 +164,28 @@ float WeightScale(const fb::Model* m, uint32_t tensor, uint32_t channel) {
   return scales->Get(scales->size() == 1 ? 0 : channel);
 }
 
-uint32_t WeightScaleCount(const fb::Model* m, uint32_t tensor) {
-  return m->tensors()->Get(tensor)->quantization()->scale()->size();
+// Weights are symmetric (zero point 0) with one scale, or one scale per
+// output channel along axis 0: the kernels index scales by output channel.
+kiln_status ExpectWeightQuantization(const OpCheck& c, const fb::Model* m,
+                                     uint32_t tensor, int32_t channels,
+                                     uint32_t* count) {
+  const fb::Quantization* q = m->tensors()->Get(tensor)->quantization();
+  *count = q->scale()->size();
+  if (*count != 1 && *count != static_cast<uint32_t>(channels)) {
+    return c.Fail(KILN_ERR_QUANTIZATION, "weights need 1 or %d scales",
+                  channels);
+  }
+  if (*count > 1 && q->axis() != 0) {
+    return c.Fail(KILN_ERR_QUANTIZATION,
+                  "per-channel weight scales must be "
+                  "along axis 0, not %d",
+                  q->axis());
+  }
+  if (q->zero_point()->Get(0) != 0) {
+    return c.Fail(KILN_ERR_QUANTIZATION, "weight zero point %d, must be 0",
+                  q->zero_point()->Get(0));
+  }
+  return KILN_OK;
 }
 
 // |bias + sum((x - zp) * w)| <= max|bias| + depth * 255 * 128 must fit int32.
@@ -172,7 +197,8 @@ kiln_status ExpectAccumulatorFits(const OpCheck& c, int64_t depth,
     if (b > max_bias) max_bias = b;
   }
   if (depth * 255 * 128 + max_bias > INT32_MAX) {
-    return c.Fail(KILN_ERR_ACCUMULATOR, "depth %lld and bias %lld can "
+    return c.Fail(KILN_ERR_ACCUMULATOR,
+                  "depth %lld and bias %lld can "
                   "overflow the int32 accumulator",
                   static_cast<long long>(depth),
                   static_cast<long long>(max_bias));
@@ -206,7 +232,8 @@ kiln_status DecodeBias(const OpCheck& c, int32_t channels, OpRt* r) {
 kiln_status DecodeConv2D(const OpCheck& c, const fb::Model* m, OpRt* r) {
   const fb::Conv2DOptions* o = c.op->options_as_Conv2DOptions();
   kiln_status s;
-  if ((s = ExpectArity(c, 2, 3)) || (s = ExpectInput(c, 0, KILN_INT8, false, 3)) ||
+  if ((s = ExpectArity(c, 2, 3)) ||
+      (s = ExpectInput(c, 0, KILN_INT8, false, 3)) ||
       (s = ExpectInput(c, 1, KILN_INT8, true, 4)) ||
       (s = ExpectOutput(c, KILN_INT8, 3))) {
     return s;
@@ -226,26 +253,30 @@ kiln_status DecodeConv2D(const OpCheck& c, const fb::Model* m, OpRt* r) {
       !InWindowRange(p.pad_top, 0) || !InWindowRange(p.pad_left, 0) ||
       !InWindowRange(o->pad_bottom(), 0) || !InWindowRange(o->pad_right(), 0) ||
       !InWindowRange(p.kernel_h, 1) || !InWindowRange(p.kernel_w, 1)) {
-    return c.Fail(KILN_ERR_OPERATOR, "stride, dilation, padding or kernel "
-                  "outside [0|1, %d]", kMaxWindow);
+    return c.Fail(KILN_ERR_OPERATOR,
+                  "stride, dilation, padding or kernel "
+                  "outside [0|1, %d]",
+                  kMaxWindow);
   }
   if (p.groups < 1 || p.in_c % p.groups != 0 || p.out_c % p.groups != 0 ||
       w.dims[3] != p.in_c / p.groups) {
-    return c.Fail(KILN_ERR_SHAPE, "groups %d do not fit %d input channels, "
-                  "%d output channels and filter depth %d", p.groups, p.in_c,
-                  p.out_c, w.dims[3]);
+    return c.Fail(KILN_ERR_SHAPE,
+                  "groups %d do not fit %d input channels, "
+                  "%d output channels and filter depth %d",
+                  p.groups, p.in_c, p.out_c, w.dims[3]);
   }
-  const int64_t oh = WindowOutput(p.in_h, p.pad_top, o->pad_bottom(),
-                                  int64_t(p.dilation_h) * (p.kernel_h - 1) + 1,
-                                  p.stride_h);
-  const int64_t ow = WindowOutput(p.in_w, p.pad_left, o->pad_right(),
-                                  int64_t(p.dilation_w) * (p.kernel_w - 1) + 1,
-                                  p.stride_w);
+  const int64_t oh =
+      WindowOutput(p.in_h, p.pad_top, o->pad_bottom(),
+                   int64_t(p.dilation_h) * (p.kernel_h - 1) + 1, p.stride_h);
+  const int64_t ow =
+      WindowOutput(p.in_w, p.pad_left, o->pad_right(),
+                   int64_t(p.dilation_w) * (p.kernel_w - 1) + 1, p.stride_w);
   if (oh != p.out_h || ow != p.out_w || out.dims[2] != p.out_c) {
-    return c.Fail(KILN_ERR_SHAPE, "output [%d, %d, %d] but the window gives "
-                  "[%lld, %lld, %d]", p.out_h, p.out_w, out.dims[2],
-                  static_cast<long long>(oh), static_cast<long long>(ow),
-                  p.out_c);
+    return c.Fail(KILN_ERR_SHAPE,
+                  "output [%d, %d, %d] but the window gives "
+                  "[%lld, %lld, %d]",
+                  p.out_h, p.out_w, out.dims[2], static_cast<long long>(oh),
+                  static_cast<long long>(ow), p.out_c);
   }
   if ((s = DecodeBias(c, p.out_c, r))) return s;
   r->filter = reinterpret_cast<const int8_t*>(w.data);
@@ -253,23 +284,19 @@ kiln_status DecodeConv2D(const OpCheck& c, const fb::Model* m, OpRt* r) {
   p.output_zero_point = out.zero_point;
   if ((s = ExpectClamp(c, o->act_min(), o->act_max(), &p.clamp))) return s;
   const uint32_t wt = c.input(1);
-  const uint32_t count = WeightScaleCount(m, wt);
-  if (count != 1 && count != static_cast<uint32_t>(p.out_c)) {
-    return c.Fail(KILN_ERR_QUANTIZATION, "weights need 1 or %d scales",
-                  p.out_c);
-  }
+  uint32_t count = 0;
+  if ((s = ExpectWeightQuantization(c, m, wt, p.out_c, &count))) return s;
   auto real = [&](uint32_t ch) {
     return ConvRealMultiplier(in.scale, WeightScale(m, wt, ch), out.scale);
   };
   if ((s = ExpectRequant(c, o->requant(), count, real, &p.requant))) return s;
-  return ExpectAccumulatorFits(
-      c, int64_t(p.kernel_h) * p.kernel_w * w.dims[3], r->bias, p.out_c);
+  return ExpectAccumulatorFits(c, int64_t(p.kernel_h) * p.kernel_w * w.dims[3],
+                               r->bias, p.out_c);
 }
 
 kiln_status DecodeFullyConnected(const OpCheck& c, const fb::Model* m,
                                  OpRt* r) {
-  const fb::FullyConnectedOptions* o =
-      c.op->options_as_FullyConnectedOptions();
+  const fb::FullyConnectedOptions* o = c.op->options_as_FullyConnectedOptions();
   kiln_status s;
   if ((s = ExpectArity(c, 2, 3)) ||
       (s = ExpectInput(c, 0, KILN_INT8, false, -1)) ||
@@ -284,8 +311,10 @@ kiln_status DecodeFullyConnected(const OpCheck& c, const fb::Model* m,
   p.in_features = w.dims[1];
   if (in.item_elements != p.in_features ||
       out.item_elements != p.out_features) {
-    return c.Fail(KILN_ERR_SHAPE, "weights [%d, %d] do not fit %lld inputs "
-                  "and %lld outputs", p.out_features, p.in_features,
+    return c.Fail(KILN_ERR_SHAPE,
+                  "weights [%d, %d] do not fit %lld inputs "
+                  "and %lld outputs",
+                  p.out_features, p.in_features,
                   static_cast<long long>(in.item_elements),
                   static_cast<long long>(out.item_elements));
   }
@@ -295,11 +324,9 @@ kiln_status DecodeFullyConnected(const OpCheck& c, const fb::Model* m,
   p.output_zero_point = out.zero_point;
   if ((s = ExpectClamp(c, o->act_min(), o->act_max(), &p.clamp))) return s;
   const uint32_t wt = c.input(1);
-  const uint32_t count = WeightScaleCount(m, wt);
-  if (count != 1 && count != static_cast<uint32_t>(p.out_features)) {
-    return c.Fail(KILN_ERR_QUANTIZATION, "weights need 1 or %d scales",
-                  p.out_features);
-  }
+  uint32_t count = 0;
+  if ((s = ExpectWeightQuantization(c, m, wt, p.out_features, &count)))
+    return s;
   auto real = [&](uint32_t ch) {
     return ConvRealMultiplier(in.scale, WeightScale(m, wt, ch), out.scale);
   };
@@ -333,15 +360,15 @@ kiln_status DecodeAdd(const OpCheck& c, OpRt* r) {
   if ((s = ExpectClamp(c, o->act_min(), o->act_max(), &p.clamp))) return s;
   const AddRealMultipliers real =
       ComputeAddRealMultipliers(a.scale, b.scale, out.scale, p.left_shift);
-  if ((s = ExpectScalarRequant(c, o->input1_requant(),
-                               [&](uint32_t) { return real.input1; },
-                               &p.input1_multiplier, &p.input1_shift)) ||
-      (s = ExpectScalarRequant(c, o->input2_requant(),
-                               [&](uint32_t) { return real.input2; },
-                               &p.input2_multiplier, &p.input2_shift)) ||
-      (s = ExpectScalarRequant(c, o->output_requant(),
-                               [&](uint32_t) { return real.output; },
-                               &p.output_multiplier, &p.output_shift))) {
+  if ((s = ExpectScalarRequant(
+           c, o->input1_requant(), [&](uint32_t) { return real.input1; },
+           &p.input1_multiplier, &p.input1_shift)) ||
+      (s = ExpectScalarRequant(
+           c, o->input2_requant(), [&](uint32_t) { return real.input2; },
+           &p.input2_multiplier, &p.input2_shift)) ||
+      (s = ExpectScalarRequant(
+           c, o->output_requant(), [&](uint32_t) { return real.output; },
+           &p.output_multiplier, &p.output_shift))) {
     return s;
   }
   return KILN_OK;
@@ -376,18 +403,20 @@ kiln_status DecodePool2D(const OpCheck& c, const fb::Pool2DOptions* o,
       o->pad_right() >= p.filter_w) {
     return c.Fail(KILN_ERR_OPERATOR, "padding must be in [0, filter)");
   }
-  const int64_t oh = WindowOutput(p.in_h, p.pad_top, o->pad_bottom(),
-                                  p.filter_h, p.stride_h);
-  const int64_t ow = WindowOutput(p.in_w, p.pad_left, o->pad_right(),
-                                  p.filter_w, p.stride_w);
+  const int64_t oh =
+      WindowOutput(p.in_h, p.pad_top, o->pad_bottom(), p.filter_h, p.stride_h);
+  const int64_t ow =
+      WindowOutput(p.in_w, p.pad_left, o->pad_right(), p.filter_w, p.stride_w);
   if (oh != p.out_h || ow != p.out_w || out.dims[2] != p.channels) {
-    return c.Fail(KILN_ERR_SHAPE, "output [%d, %d, %d] but the window gives "
-                  "[%lld, %lld, %d]", p.out_h, p.out_w, out.dims[2],
-                  static_cast<long long>(oh), static_cast<long long>(ow),
-                  p.channels);
+    return c.Fail(KILN_ERR_SHAPE,
+                  "output [%d, %d, %d] but the window gives "
+                  "[%lld, %lld, %d]",
+                  p.out_h, p.out_w, out.dims[2], static_cast<long long>(oh),
+                  static_cast<long long>(ow), p.channels);
   }
   if (!SameQuantization(in, out)) {
-    return c.Fail(KILN_ERR_QUANTIZATION, "input and output quantization "
+    return c.Fail(KILN_ERR_QUANTIZATION,
+                  "input and output quantization "
                   "must be equal");
   }
   return ExpectClamp(c, o->act_min(), o->act_max(), &p.clamp);
@@ -452,8 +481,10 @@ kiln_status DecodeConcat(const OpCheck& c, OpRt* r) {
     const TensorRt& in = c.in(i);
     for (int32_t d = 0; d < out.rank; ++d) {
       if (d != axis && in.dims[d] != out.dims[d]) {
-        return c.Fail(KILN_ERR_SHAPE, "input %u differs from the output "
-                      "outside axis %d", i, axis);
+        return c.Fail(KILN_ERR_SHAPE,
+                      "input %u differs from the output "
+                      "outside axis %d",
+                      i, axis);
       }
     }
     axis_sum += in.dims[axis];
@@ -462,13 +493,14 @@ kiln_status DecodeConcat(const OpCheck& c, OpRt* r) {
     const fb::Requant* rq = requants->Get(i);
     const bool copy = rq->multiplier() != nullptr &&
                       rq->multiplier()->size() == 1 &&
-                      rq->multiplier()->Get(0) == 0 &&
-                      rq->shift() != nullptr && rq->shift()->size() == 1 &&
-                      rq->shift()->Get(0) == 0;
+                      rq->multiplier()->Get(0) == 0 && rq->shift() != nullptr &&
+                      rq->shift()->size() == 1 && rq->shift()->Get(0) == 0;
     if (copy) {
       if (!SameQuantization(in, out)) {
-        return c.Fail(KILN_ERR_REQUANT, "input %u is copied but its "
-                      "quantization differs from the output's", i);
+        return c.Fail(KILN_ERR_REQUANT,
+                      "input %u is copied but its "
+                      "quantization differs from the output's",
+                      i);
       }
       p.multiplier[i] = 0;
       p.shift[i] = 0;
@@ -477,15 +509,15 @@ kiln_status DecodeConcat(const OpCheck& c, OpRt* r) {
     auto real = [&](uint32_t) {
       return RescaleRealMultiplier(in.scale, out.scale);
     };
-    if ((s = ExpectScalarRequant(c, rq, real, &p.multiplier[i],
-                                 &p.shift[i]))) {
+    if ((s = ExpectScalarRequant(c, rq, real, &p.multiplier[i], &p.shift[i]))) {
       return s;
     }
   }
   if (axis_sum != out.dims[axis]) {
-    return c.Fail(KILN_ERR_SHAPE, "inputs sum to %lld along axis %d, output "
-                  "has %d", static_cast<long long>(axis_sum), axis,
-                  out.dims[axis]);
+    return c.Fail(KILN_ERR_SHAPE,
+                  "inputs sum to %lld along axis %d, output "
+                  "has %d",
+                  static_cast<long long>(axis_sum), axis, out.dims[axis]);
   }
   return KILN_OK;
 }
@@ -514,7 +546,8 @@ kiln_status DecodeReshape(const OpCheck& c, OpRt* r) {
 kiln_status ExpectProbabilityOutput(const OpCheck& c) {
   const TensorRt& out = c.out();
   if (out.scale != 1.0f / 256.0f || out.zero_point != -128) {
-    return c.Fail(KILN_ERR_QUANTIZATION, "output must have scale 1/256 and "
+    return c.Fail(KILN_ERR_QUANTIZATION,
+                  "output must have scale 1/256 and "
                   "zero point -128");
   }
   if (!SameShape(c.in(0), out)) {
@@ -565,7 +598,8 @@ kiln_status DecodeQuantize(const OpCheck& c, OpRt* r) {
   }
   const TensorRt &in = c.in(0), &out = c.out();
   if (in.constant || in.item_elements != out.item_elements) {
-    return c.Fail(KILN_ERR_SHAPE, "input must be an activation with the "
+    return c.Fail(KILN_ERR_SHAPE,
+                  "input must be an activation with the "
                   "output's element count");
   }
   if (in.dtype == KILN_FLOAT32) {
@@ -578,8 +612,8 @@ kiln_status DecodeQuantize(const OpCheck& c, OpRt* r) {
   if (in.dtype != KILN_UINT8 && in.dtype != KILN_INT8) {
     return c.Fail(KILN_ERR_DTYPE, "input must be uint8, int8 or float32");
   }
-  r->kind = in.dtype == KILN_UINT8 ? OpKind::kQuantizeUint8
-                                   : OpKind::kQuantizeInt8;
+  r->kind =
+      in.dtype == KILN_UINT8 ? OpKind::kQuantizeUint8 : OpKind::kQuantizeInt8;
   QuantizeIntParams& p = r->p.quantize_int;
   p.size = static_cast<int32_t>(in.item_elements);
   p.input_zero_point = in.zero_point;
@@ -608,8 +642,7 @@ kiln_status DecodeDequantize(const OpCheck& c, OpRt* r) {
 
 }  // namespace
 
-kiln_status DecodeOperator(kiln_context* ctx, uint32_t index,
-                           kiln_error* err) {
+kiln_status DecodeOperator(kiln_context* ctx, uint32_t index, kiln_error* err) {
   const fb::Model* m = fb::GetModel(ctx->model);
   const OpCheck c{ctx, index, m->operators()->Get(index), err};
   OpRt* r = &ctx->operators[index];
@@ -619,8 +652,10 @@ kiln_status DecodeOperator(kiln_context* ctx, uint32_t index,
   if (inputs == nullptr || inputs->size() == 0 ||
       inputs->size() > kMaxConcatInputs || outputs == nullptr ||
       outputs->size() != 1) {
-    return c.Fail(KILN_ERR_OPERATOR, "needs 1..%d inputs and exactly one "
-                  "output", kMaxConcatInputs);
+    return c.Fail(KILN_ERR_OPERATOR,
+                  "needs 1..%d inputs and exactly one "
+                  "output",
+                  kMaxConcatInputs);
   }
   for (uint32_t i = 0; i < inputs->size(); ++i) {
     if (inputs->Get(i) >= ctx->num_tensors) {
@@ -677,8 +712,10 @@ kiln_status DecodeOperator(kiln_context* ctx, uint32_t index,
     default:
       break;
   }
-  return SetError(err, KILN_ERR_OPERATOR, "operator %u: unknown operator "
-                  "kind %d", index, static_cast<int>(c.op->options_type()));
+  return SetError(err, KILN_ERR_OPERATOR,
+                  "operator %u: unknown operator "
+                  "kind %d",
+                  index, static_cast<int>(c.op->options_type()));
 }
 
 }  // namespace rt

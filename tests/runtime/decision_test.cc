@@ -29,8 +29,8 @@ std::vector<uint8_t> LogitModel(int32_t classes, float scale,
   return bytes;
 }
 
-std::vector<kiln_decision> Decide(LoadedModel* m,
-                                  const std::vector<std::vector<int8_t>>& rows) {
+std::vector<kiln_decision> Decide(
+    LoadedModel* m, const std::vector<std::vector<int8_t>>& rows) {
   std::vector<int8_t> flat;
   for (const auto& r : rows) flat.insert(flat.end(), r.begin(), r.end());
   std::vector<kiln_decision> d(rows.size());
@@ -53,8 +53,8 @@ double Probability(const std::vector<int8_t>& q, float scale,
 TEST(Decision, TopKOrderBreaksTiesByLowerId) {
   LoadedModel m(LogitModel(6, 0.1f, {4, ConfidenceKind::kTop1Prob, 0.0f}), 4);
   ASSERT_EQ(m.status, KILN_OK) << m.message();
-  const auto d = Decide(&m, {{5, 9, 9, -3, 9, 0}, {-128, -128, -128, -128,
-                                                   -128, -128}});
+  const auto d =
+      Decide(&m, {{5, 9, 9, -3, 9, 0}, {-128, -128, -128, -128, -128, -128}});
   ASSERT_EQ(d[0].k, 4);
   const int32_t ids[4] = {1, 2, 4, 0}, scores[4] = {9, 9, 9, 5};
   for (int i = 0; i < 4; ++i) {
@@ -112,8 +112,8 @@ TEST(Decision, MarginThresholdInLogitSteps) {
   kiln_head_info info;
   ASSERT_EQ(kiln_get_head_info(m.ctx, 0, &info), KILN_OK);
   EXPECT_EQ(info.threshold, 4);
-  const auto d = Decide(&m, {{10, 7, 0}, {10, 6, 0}, {-128, 127, 127},
-                             {127, -128, -128}});
+  const auto d =
+      Decide(&m, {{10, 7, 0}, {10, 6, 0}, {-128, 127, 127}, {127, -128, -128}});
   EXPECT_EQ(d[0].k, 1);
   EXPECT_EQ(d[0].confidence, 3);
   EXPECT_EQ(d[0].fallback, 1);

@@ -122,9 +122,9 @@ TEST(Invoke, AllOpsBatchAndChunkInvariant) {
     void* outputs[] = {r->logits.data() + first * 10,
                        r->probs.data() + first * 10,
                        r->sigmoid.data() + first * 10};
-    ASSERT_EQ(kiln_invoke(ctx, count, inputs, outputs,
-                          r->decisions.data() + first),
-              KILN_OK);
+    ASSERT_EQ(
+        kiln_invoke(ctx, count, inputs, outputs, r->decisions.data() + first),
+        KILN_OK);
   };
   auto fresh = [&] {
     Result r;
@@ -141,8 +141,8 @@ TEST(Invoke, AllOpsBatchAndChunkInvariant) {
   for (const Result* r : {&chunked, &one_by_one}) {
     EXPECT_EQ(r->logits, whole.logits);
     EXPECT_EQ(r->sigmoid, whole.sigmoid);
-    EXPECT_EQ(0, memcmp(r->probs.data(), whole.probs.data(),
-                        n * 10 * sizeof(float)));
+    EXPECT_EQ(
+        0, memcmp(r->probs.data(), whole.probs.data(), n * 10 * sizeof(float)));
     EXPECT_EQ(0, memcmp(r->decisions.data(), whole.decisions.data(),
                         n * sizeof(kiln_decision)));
   }
@@ -310,8 +310,7 @@ TEST(Invoke, ArgumentErrors) {
   kiln_error err;
   EXPECT_EQ(kiln_init(nullptr, 10, m.arena.data(), m.arena.size(), &ctx, &err),
             KILN_ERR_INVALID_ARGUMENT);
-  EXPECT_EQ(kiln_init(m.model.data(), m.model.size(), nullptr, 100, &ctx,
-                      &err),
+  EXPECT_EQ(kiln_init(m.model.data(), m.model.size(), nullptr, 100, &ctx, &err),
             KILN_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(kiln_init_like(nullptr, m.arena.data(), 10, &ctx, &err),
             KILN_ERR_INVALID_ARGUMENT);
@@ -335,8 +334,8 @@ TEST(Invoke, IntrospectionDescribesTheModel) {
   ASSERT_EQ(m.status, KILN_OK) << m.message();
   kiln::Session s;
   std::vector<uint8_t> arena(m.arena.size());
-  ASSERT_TRUE(s.Init(m.model.data(), m.model.size(), arena.data(),
-                     arena.size()))
+  ASSERT_TRUE(
+      s.Init(m.model.data(), m.model.size(), arena.data(), arena.size()))
       << s.error().message;
   kiln_tensor_info in;
   ASSERT_TRUE(s.input_info(0, &in));

@@ -47,8 +47,7 @@ struct LoadedModel {
   kiln_error error = {KILN_OK, {0}};
   kiln_status status = KILN_OK;
 
-  LoadedModel(const std::vector<uint8_t>& bytes, size_t batch)
-      : model(bytes) {
+  LoadedModel(const std::vector<uint8_t>& bytes, size_t batch) : model(bytes) {
     size_t need = 0;
     status = kiln_arena_size(model.data(), model.size(), batch, &need, &error);
     if (status != KILN_OK) return;

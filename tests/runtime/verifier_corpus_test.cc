@@ -64,7 +64,8 @@ kiln_status LoadAndRun(const std::vector<uint8_t>& bytes,
 
 // Runs two loadable models on the same inputs; true when every output byte
 // and decision agrees.
-bool SameBehaviour(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
+bool SameBehaviour(const std::vector<uint8_t>& a,
+                   const std::vector<uint8_t>& b) {
   testing::LoadedModel ma(a, 4), mb(b, 4);
   if (ma.status != KILN_OK || mb.status != KILN_OK) return false;
   std::vector<std::vector<uint8_t>> in, out_a, out_b;
@@ -253,12 +254,33 @@ const Mutation kMutations[] = {
      [](ModelDef& d) {
        d.tensors[TensorNamed(d, "add")].quantization->zero_point[0] = 200;
      }},
+    {"weight_zero_point", KILN_ERR_QUANTIZATION,
+     [](ModelDef& d) {
+       auto& q = *d.tensors[TensorNamed(d, "fc/weights")].quantization;
+       q.scale.resize(1);
+       q.zero_point = {3};
+     }},
+    {"weight_scales_not_on_axis_0", KILN_ERR_QUANTIZATION,
+     [](ModelDef& d) {
+       // [8, 3, 3, 4] weights: 4 scales on axis 3 pass the tensor check
+       // but are not per output channel.
+       auto& q = *d.tensors[TensorNamed(d, "grouped/weights")].quantization;
+       q.scale.resize(4);
+       q.zero_point.resize(4);
+       q.axis = 3;
+     }},
+    {"buffer_zero_not_empty", KILN_ERR_BUFFER_INDEX,
+     [](ModelDef& d) {
+       d.buffers[0].data = {1, 2, 3, 4};
+     }},
     {"missing_quantization", KILN_ERR_QUANTIZATION,
      [](ModelDef& d) {
        d.tensors[TensorNamed(d, "add")].quantization.reset();
      }},
     {"multiplier_off_by_one", KILN_ERR_REQUANT,
-     [](ModelDef& d) { OpNamed(d, "fc").fully_connected.requant->multiplier[2]++; }},
+     [](ModelDef& d) {
+       OpNamed(d, "fc").fully_connected.requant->multiplier[2]++;
+     }},
     {"shift_out_of_range", KILN_ERR_REQUANT,
      [](ModelDef& d) { OpNamed(d, "conv").conv2d.requant->shift[0] = 40; }},
     {"requant_missing", KILN_ERR_REQUANT,
@@ -294,7 +316,8 @@ const Mutation kMutations[] = {
      }},
     {"duplicate_graph_input", KILN_ERR_GRAPH,
      [](ModelDef& d) { d.inputs[1] = d.inputs[0]; }},
-    {"no_graph_outputs", KILN_ERR_GRAPH, [](ModelDef& d) { d.outputs.clear(); }},
+    {"no_graph_outputs", KILN_ERR_GRAPH,
+     [](ModelDef& d) { d.outputs.clear(); }},
     {"overlapping_live_tensors", KILN_ERR_PLAN,
      [](ModelDef& d) {
        d.plan.tensor_offsets[TensorNamed(d, "add")] =
@@ -314,13 +337,16 @@ const Mutation kMutations[] = {
      [](ModelDef& d) { d.plan.bytes_per_item = 0; }},
     {"head_not_an_output", KILN_ERR_HEAD,
      [](ModelDef& d) { d.heads[0].tensor = TensorNamed(d, "add"); }},
-    {"top_k_zero", KILN_ERR_HEAD, [](ModelDef& d) { d.heads[0].policy.top_k = 0; }},
+    {"top_k_zero", KILN_ERR_HEAD,
+     [](ModelDef& d) { d.heads[0].policy.top_k = 0; }},
     {"top_k_above_classes", KILN_ERR_HEAD,
      [](ModelDef& d) { d.heads[0].policy.top_k = 11; }},
     {"threshold_out_of_range", KILN_ERR_HEAD,
      [](ModelDef& d) { d.heads[0].policy.threshold = 300; }},
     {"wrong_label_count", KILN_ERR_HEAD,
-     [](ModelDef& d) { d.heads[0].labels = {"a", "b"}; }},
+     [](ModelDef& d) {
+       d.heads[0].labels = {"a", "b"};
+     }},
     {"unknown_confidence_kind", KILN_ERR_HEAD,
      [](ModelDef& d) {
        d.heads[0].policy.confidence = static_cast<ConfidenceKind>(7);
@@ -342,11 +368,11 @@ const Mutation kMutations[] = {
      [](ModelDef& d) { d.tensors.resize(4097, d.tensors.back()); }},
 };
 
-INSTANTIATE_TEST_SUITE_P(
-    Corpus, SemanticMutation, ::testing::ValuesIn(kMutations),
-    [](const ::testing::TestParamInfo<Mutation>& info) {
-      return std::string(info.param.name);
-    });
+INSTANTIATE_TEST_SUITE_P(Corpus, SemanticMutation,
+                         ::testing::ValuesIn(kMutations),
+                         [](const ::testing::TestParamInfo<Mutation>& info) {
+                           return std::string(info.param.name);
+                         });
 
 TEST(VerifierCorpus, WrongIdentifierAndMisalignment) {
   std::vector<uint8_t> bytes = SerializeModel(ValidDef());

@@ -28,7 +28,7 @@ const char kDemoUsage[] =
     "Builds the 4-head block network (seeded weights, no training yet),\n"
     "writes DIR/blocknet.kiln (default out/demo), loads it through the\n"
     "runtime and runs N synthetic 8x8 RGB blocks (default 4096) in one\n"
-    "batched call, R times (default 21). Prints per-head decisions for the\n"
+    "batched call, R times (default 5). Prints per-head decisions for the\n"
     "first blocks, fallback rates, and median latency.\n";
 
 namespace {
@@ -93,7 +93,7 @@ struct AlignedModel {
 
 int RunDemo(const Args& args) {
   std::string out_dir = "out/demo";
-  size_t blocks = 4096, repeats = 21;
+  size_t blocks = 4096, repeats = 5;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     const bool has_value = i + 1 < args.size();

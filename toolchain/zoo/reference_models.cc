@@ -63,8 +63,8 @@ ModelBuilder Mlp160(uint32_t seed, bool float_io) {
   } else {
     x = b.AddInput("features", DType::kInt8, {160}, 0.03f, 0);
   }
-  TensorId h = Dense(&b, &rng, x, 160, 256, {0.04f, -128}, Activation::kRelu,
-                     "fc1");
+  TensorId h =
+      Dense(&b, &rng, x, 160, 256, {0.04f, -128}, Activation::kRelu, "fc1");
   h = Dense(&b, &rng, h, 256, 128, {0.04f, -128}, Activation::kRelu, "fc2");
   const TensorId logits =
       Dense(&b, &rng, h, 128, 8, {0.06f, 0}, Activation::kNone, "fc3");
@@ -88,12 +88,12 @@ ModelBuilder BlockNet(uint32_t seed) {
   pre.height = 8;
   pre.width = 8;
   b.SetPreprocess(pre);
-  const TensorId pixels = b.AddInput("pixels", DType::kUInt8, {8, 8, 3},
-                                     1.0f / 255.0f, 0);
+  const TensorId pixels =
+      b.AddInput("pixels", DType::kUInt8, {8, 8, 3}, 1.0f / 255.0f, 0);
   TensorId x = b.Quantize(pixels, {1.0f / 255.0f, -128}, "quantize");
   Conv2DOptions same3x3;
-  same3x3.pad_top = same3x3.pad_left = same3x3.pad_bottom =
-      same3x3.pad_right = 1;
+  same3x3.pad_top = same3x3.pad_left = same3x3.pad_bottom = same3x3.pad_right =
+      1;
   const int32_t widths[4] = {3, 32, 64, 64};
   for (int layer = 0; layer < 3; ++layer) {
     const int32_t c = widths[layer], next = widths[layer + 1];
@@ -110,15 +110,17 @@ ModelBuilder BlockNet(uint32_t seed) {
     const char* name;
     int32_t classes;
     int32_t top_k;
-  } heads[4] = {{"predictor", 8, 2}, {"filter", 6, 2}, {"scan", 8, 2},
+  } heads[4] = {{"predictor", 8, 2},
+                {"filter", 6, 2},
+                {"scan", 8, 2},
                 {"entropy", 16, 3}};
   for (const auto& h : heads) {
-    const TensorId hidden = Dense(&b, &rng, pooled, 64, 32, {0.03f, -128},
-                                  Activation::kRelu,
-                                  std::string(h.name) + "/fc1");
-    const TensorId logits = Dense(&b, &rng, hidden, 32, h.classes,
-                                  {0.05f, 0}, Activation::kNone,
-                                  std::string(h.name) + "/fc2");
+    const TensorId hidden =
+        Dense(&b, &rng, pooled, 64, 32, {0.03f, -128}, Activation::kRelu,
+              std::string(h.name) + "/fc1");
+    const TensorId logits =
+        Dense(&b, &rng, hidden, 32, h.classes, {0.05f, 0}, Activation::kNone,
+              std::string(h.name) + "/fc2");
     b.AddOutput(logits);
     b.AddHead(h.name, logits, NumberedLabels(h.name, h.classes),
               {h.top_k, ConfidenceKind::kTopKProb, 0.8f});
@@ -132,8 +134,8 @@ ModelBuilder AllOpsModel(uint32_t seed) {
   b.SetModelName("all-ops");
   b.SetModelVersion("0.1.0-test");
   const TensorId image = b.AddInput("image", DType::kFloat32, {9, 9, 4});
-  const TensorId side = b.AddInput("side", DType::kUInt8, {5, 5, 2},
-                                   0.02f, 128);
+  const TensorId side =
+      b.AddInput("side", DType::kUInt8, {5, 5, 2}, 0.02f, 128);
   const TensorId x = b.Quantize(image, {0.02f, 3}, "q_image");
   const TensorId s = b.Quantize(side, {0.02f, 0}, "q_side");
   Conv2DOptions strided;
@@ -167,8 +169,8 @@ ModelBuilder AllOpsModel(uint32_t seed) {
       b.Concat({sum, m2, s}, -1, {0.05f, -1}, "concat");  // [5,5,18]
   const TensorId flat = b.Reshape(cat, {-1}, "flatten");
   const TensorId logits = b.FullyConnected(
-      flat, RandomWeights(&rng, 10 * 450, 450), {10, 450},
-      RandomBias(&rng, 10), {0.1f, 0}, Activation::kNone, "fc");
+      flat, RandomWeights(&rng, 10 * 450, 450), {10, 450}, RandomBias(&rng, 10),
+      {0.1f, 0}, Activation::kNone, "fc");
   b.AddOutput(logits);
   b.AddOutput(b.Dequantize(b.Softmax(logits, 1.0f, "softmax"), "probs"));
   b.AddOutput(b.Logistic(logits, "sigmoid"));

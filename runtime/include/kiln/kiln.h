@@ -42,30 +42,30 @@ extern "C" {
 
 typedef enum kiln_status {
   KILN_OK = 0,
-  KILN_ERR_INVALID_ARGUMENT = 1,  /* null pointer, zero size, bad index */
-  KILN_ERR_MODEL_ALIGNMENT = 2,   /* model bytes not 16-byte aligned */
-  KILN_ERR_NOT_A_MODEL = 3,       /* too short or wrong file identifier */
-  KILN_ERR_FLATBUFFER = 4,        /* FlatBuffers verifier rejected the bytes */
-  KILN_ERR_VERSION = 5,           /* needs a newer runtime */
-  KILN_ERR_LIMITS = 6,            /* more tensors/operators/etc. than allowed */
-  KILN_ERR_TENSOR_INDEX = 7,      /* a tensor index out of range */
-  KILN_ERR_BUFFER_INDEX = 8,      /* a buffer index out of range or misused */
-  KILN_ERR_SHAPE = 9,             /* bad dims, or shapes that do not fit an op */
-  KILN_ERR_BUFFER_SIZE = 10,      /* constant bytes != shape x element size */
-  KILN_ERR_DTYPE = 11,            /* element type not allowed there */
-  KILN_ERR_QUANTIZATION = 12,     /* scale not finite/positive, bad zero point */
-  KILN_ERR_REQUANT = 13,          /* multiplier/shift out of range or not
-                                     matching the float scales */
-  KILN_ERR_OPERATOR = 14,         /* arity, options or parameters of an op */
-  KILN_ERR_ACCUMULATOR = 15,      /* int32 accumulator could overflow */
-  KILN_ERR_GRAPH = 16,            /* tensor read before written, written twice,
-                                     bad graph inputs/outputs */
-  KILN_ERR_PLAN = 17,             /* memory plan out of bounds, misaligned or
-                                     overlapping live tensors */
-  KILN_ERR_HEAD = 18,             /* head or decision policy inconsistent */
-  KILN_ERR_TABLE = 19,            /* lookup table malformed */
-  KILN_ERR_ARENA_TOO_SMALL = 20,  /* arena cannot hold one item */
-  KILN_ERR_OVERFLOW = 21          /* a size computation would overflow */
+  KILN_ERR_INVALID_ARGUMENT = 1, /* null pointer, zero size, bad index */
+  KILN_ERR_MODEL_ALIGNMENT = 2,  /* model bytes not 16-byte aligned */
+  KILN_ERR_NOT_A_MODEL = 3,      /* too short or wrong file identifier */
+  KILN_ERR_FLATBUFFER = 4,       /* FlatBuffers verifier rejected the bytes */
+  KILN_ERR_VERSION = 5,          /* needs a newer runtime */
+  KILN_ERR_LIMITS = 6,           /* more tensors/operators/etc. than allowed */
+  KILN_ERR_TENSOR_INDEX = 7,     /* a tensor index out of range */
+  KILN_ERR_BUFFER_INDEX = 8,     /* a buffer index out of range or misused */
+  KILN_ERR_SHAPE = 9,            /* bad dims, or shapes that do not fit an op */
+  KILN_ERR_BUFFER_SIZE = 10,     /* constant bytes != shape x element size */
+  KILN_ERR_DTYPE = 11,           /* element type not allowed there */
+  KILN_ERR_QUANTIZATION = 12,    /* scale not finite/positive, bad zero point */
+  KILN_ERR_REQUANT = 13,         /* multiplier/shift out of range or not
+                                    matching the float scales */
+  KILN_ERR_OPERATOR = 14,        /* arity, options or parameters of an op */
+  KILN_ERR_ACCUMULATOR = 15,     /* int32 accumulator could overflow */
+  KILN_ERR_GRAPH = 16,           /* tensor read before written, written twice,
+                                    bad graph inputs/outputs */
+  KILN_ERR_PLAN = 17,            /* memory plan out of bounds, misaligned or
+                                    overlapping live tensors */
+  KILN_ERR_HEAD = 18,            /* head or decision policy inconsistent */
+  KILN_ERR_TABLE = 19,           /* lookup table malformed */
+  KILN_ERR_ARENA_TOO_SMALL = 20, /* arena cannot hold one item */
+  KILN_ERR_OVERFLOW = 21         /* a size computation would overflow */
 } kiln_status;
 
 typedef struct kiln_error {
@@ -140,20 +140,19 @@ kiln_status kiln_init_like(const kiln_context* verified, void* arena,
  * outputs[j] (or the whole `outputs` array) may be NULL to skip copying that
  * output; decisions (may be NULL) receives n * kiln_num_heads entries,
  * item-major: decisions[item * num_heads + head]. */
-kiln_status kiln_invoke(kiln_context* ctx, size_t n,
-                        const void* const* inputs, void* const* outputs,
-                        kiln_decision* decisions);
+kiln_status kiln_invoke(kiln_context* ctx, size_t n, const void* const* inputs,
+                        void* const* outputs, kiln_decision* decisions);
 
 size_t kiln_max_batch(const kiln_context* ctx);
 int32_t kiln_num_inputs(const kiln_context* ctx);
 int32_t kiln_num_outputs(const kiln_context* ctx);
 int32_t kiln_num_heads(const kiln_context* ctx);
 kiln_status kiln_get_input_info(const kiln_context* ctx, int32_t index,
-                            kiln_tensor_info* info);
+                                kiln_tensor_info* info);
 kiln_status kiln_get_output_info(const kiln_context* ctx, int32_t index,
-                             kiln_tensor_info* info);
+                                 kiln_tensor_info* info);
 kiln_status kiln_get_head_info(const kiln_context* ctx, int32_t index,
-                           kiln_head_info* info);
+                               kiln_head_info* info);
 /* Label of a class of a head, or NULL when the model has none. */
 const char* kiln_head_label(const kiln_context* ctx, int32_t head,
                             int32_t class_id);

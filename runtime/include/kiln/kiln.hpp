@@ -52,8 +52,7 @@ class Session {
   const kiln_error& error() const { return error_; }
   kiln_context* context() const { return ctx_; }
 
-  kiln_status Invoke(size_t n, const void* const* inputs,
-                     void* const* outputs,
+  kiln_status Invoke(size_t n, const void* const* inputs, void* const* outputs,
                      kiln_decision* decisions = nullptr) {
     return kiln_invoke(ctx_, n, inputs, outputs, decisions);
   }
