@@ -39,8 +39,9 @@ SAN_UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 STATE="$(mktemp -d "${TMPDIR:-/tmp}/kiln-test.XXXXXX")"
 trap 'rm -rf "$STATE"' EXIT
 
+# Echoes the command (to stderr, so redirected output stays clean) and runs it.
 run() {
-  printf '+ %s\n' "$*"
+  printf '+ %s\n' "$*" >&2
   "$@"
 }
 
