@@ -19,6 +19,12 @@ KILN_APT_PACKAGES=(
   clang
   libclang-rt-14-dev
   clang-format
+  python3
+  # toolchain: data sources (issue 3)
+  zlib1g-dev
+  libssl-dev
+  libstb-dev
+  dataset-fashion-mnist
 )
 
 # flatc must match the flatbuffers headers the generated code is compiled

@@ -1,25 +1,30 @@
 // The worked examples of docs/quantization.md ("Worked examples", E1..E10),
-// encoded against the real functions and reference kernels so that the
-// document and the code cannot drift apart silently. When a test here fails,
-// either the code changed the numerics (update the document, deliberately)
-// or the document is wrong.
+// encoded against the real functions, reference kernels, toolchain and
+// runtime so that the document and the code cannot drift apart silently.
+// When a test here fails, either the code changed the numerics (update the
+// document, deliberately) or the document is wrong.
 //
-// kiln_kernel_tests links only the kernels. The few toolchain and runtime
-// formulas the examples use (exp and logistic tables, the RELU6 bound, head
-// thresholds and the decision confidence) are transcribed below from
-// toolchain/quantization.cc, toolchain/model_builder.cc and
-// runtime/src/decision.cc, each marked "transcribed".
+// Nothing is transcribed: the tables and clamps come from
+// toolchain/quantization.h, the head thresholds from ModelBuilder::AddHead,
+// and the decisions from kiln_invoke on a model built for the example.
 #include <gtest/gtest.h>
 #include <stdint.h>
 
-#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "kernels/params.h"
 #include "kernels/ref/ref_kernels.h"
 #include "kernels/requant.h"
+#include "kiln/kiln.h"
+#include "tests/runtime/runtime_test_util.h"
+#include "tests/toolchain/toolchain_test_util.h"
+#include "toolchain/model_builder.h"
+#include "toolchain/model_def.h"
+#include "toolchain/quantization.h"
+#include "toolchain/serialize.h"
 
 namespace kiln {
 namespace {
@@ -46,49 +51,11 @@ void ExpectFixed(double real, int32_t multiplier, int32_t shift) {
   EXPECT_EQ(f.shift, shift) << "real " << real;
 }
 
-// Transcribed from SoftmaxExpTable (toolchain/quantization.cc).
-std::vector<int32_t> ExpTable(float input_scale, float beta) {
-  std::vector<int32_t> table(256);
-  for (int d = 0; d < 256; ++d) {
-    const double e =
-        std::exp(-static_cast<double>(beta) * static_cast<double>(input_scale) *
-                 static_cast<double>(d));
-    table[d] = static_cast<int32_t>(std::round(16777216.0 * e));
-  }
-  return table;
-}
-
-// Transcribed from LogisticTable (toolchain/quantization.cc).
-std::vector<int8_t> LogisticTable(float input_scale, int32_t zero_point) {
-  std::vector<int8_t> table(256);
-  for (int i = 0; i < 256; ++i) {
-    const double x = static_cast<double>(input_scale) *
-                     static_cast<double>(i - 128 - zero_point);
-    const double y = 1.0 / (1.0 + std::exp(-x));
-    const double v = std::round(y * 256.0) - 128.0;
-    table[i] = static_cast<int8_t>(std::clamp(v, -128.0, 127.0));
-  }
-  return table;
-}
-
-// Transcribed from ActivationClamp, RELU6 case (toolchain/quantization.cc).
-int32_t Relu6Max(float scale, int32_t zero_point) {
-  const double steps = 6.0 / static_cast<double>(scale);
-  if (steps > 1024.0) return 127;
-  return std::min<int32_t>(
-      127, zero_point + static_cast<int32_t>(std::lround(steps)));
-}
-
-// Transcribed from Decide (runtime/src/decision.cc): the Q16 probability of
-// the classes `counted` among `logits`, with `top` the best logit.
-int32_t ProbabilityQ16(const std::vector<int32_t>& exp_table,
-                       const std::vector<int8_t>& logits, int32_t top,
-                       const std::vector<int8_t>& counted) {
-  uint64_t sum = 0;
-  for (int8_t x : logits) sum += static_cast<uint32_t>(exp_table[top - x]);
-  uint64_t num = 0;
-  for (int8_t x : counted) num += static_cast<uint32_t>(exp_table[top - x]);
-  return static_cast<int32_t>((num * 65536 + sum / 2) / sum);
+// Expects ActivationClamp(RELU6, scale, zero_point) == [min, max].
+void ExpectRelu6(float scale, int32_t zero_point, int32_t min, int32_t max) {
+  const Clamp c = ActivationClamp(Activation::kRelu6, scale, zero_point);
+  EXPECT_EQ(c.min, min) << "scale " << scale << ", zero point " << zero_point;
+  EXPECT_EQ(c.max, max) << "scale " << scale << ", zero point " << zero_point;
 }
 
 // docs/quantization.md, "E1. QuantizeMultiplier".
@@ -175,12 +142,12 @@ TEST(DocExamples, E2MultiplyByQuantizedMultiplierAndRequantize) {
 TEST(DocExamples, E3FullyConnectedOutput) {
   const float s_in = 0.02f, s_w = 0.0035f, s_out = 0.05f;
   const int32_t zp_in = -3, zp_out = 4;
-  // "Activation clamps": RELU6 at (0.05f, 4) is [4, 124]; and the other
-  // examples of that section.
+  // docs/quantization.md, "Activation clamps": RELU6 at (0.05f, 4) is
+  // [4, 124]; and the other examples of that section.
   EXPECT_EQ(6.0 / static_cast<double>(s_out), 119.99999821186069);
-  EXPECT_EQ(Relu6Max(s_out, zp_out), 124);
-  EXPECT_EQ(Relu6Max(0.05f, -128), -8);
-  EXPECT_EQ(Relu6Max(0.02f, -128), 127);
+  ExpectRelu6(s_out, zp_out, 4, 124);
+  ExpectRelu6(0.05f, -128, -128, -8);
+  ExpectRelu6(0.02f, -128, -128, 127);
 
   const int8_t x[4] = {25, -100, 7, 60};
   const int8_t w[4] = {64, -127, 5, 100};
@@ -203,14 +170,9 @@ TEST(DocExamples, E3FullyConnectedOutput) {
 
   // The same element through the reference kernel.
   const int8_t shift8 = static_cast<int8_t>(f.shift);
-  FullyConnectedParams p{};
-  p.batch = 1;
-  p.in_features = 4;
-  p.out_features = 1;
-  p.input_zero_point = zp_in;
-  p.output_zero_point = zp_out;
-  p.clamp = {4, 124};
-  p.requant = {&f.multiplier, &shift8, 1};
+  // batch, in and out features, zero points, clamp, requant.
+  const FullyConnectedParams p{
+      1, 4, 1, zp_in, zp_out, {4, 124}, {&f.multiplier, &shift8, 1}};
   int8_t out = 0;
   ref::FullyConnected(p, x, w, &bias, &out);
   EXPECT_EQ(out, 34);
@@ -248,19 +210,18 @@ TEST(DocExamples, E4Add) {
   EXPECT_EQ(a + b, 7864320);
   EXPECT_EQ(MultiplyByQuantizedMultiplier(a + b, mo.multiplier, mo.shift), 13);
 
-  AddParams p{};
-  p.size = 1;
-  p.input1_zero_point = zp1;
-  p.input2_zero_point = zp2;
-  p.output_zero_point = zp_out;
-  p.left_shift = kAddLeftShift;
-  p.input1_multiplier = m1.multiplier;
-  p.input1_shift = m1.shift;
-  p.input2_multiplier = m2.multiplier;
-  p.input2_shift = m2.shift;
-  p.output_multiplier = mo.multiplier;
-  p.output_shift = mo.shift;
-  p.clamp = {-128, 127};
+  const AddParams p{1,              // size
+                    zp1,            // input1_zero_point
+                    zp2,            // input2_zero_point
+                    zp_out,         // output_zero_point
+                    kAddLeftShift,  // left_shift, L
+                    m1.multiplier,  // M1
+                    m1.shift,
+                    m2.multiplier,  // M2
+                    m2.shift,
+                    mo.multiplier,  // Mout
+                    mo.shift,
+                    {-128, 127}};  // no activation
   int8_t out = 0;
   ref::Add(p, &x1, &x2, &out);
   EXPECT_EQ(out, 8);
@@ -268,7 +229,8 @@ TEST(DocExamples, E4Add) {
 
 // docs/quantization.md, "E5. Softmax row".
 TEST(DocExamples, E5SoftmaxRow) {
-  const std::vector<int32_t> t = ExpTable(0.1f, 1.0f);
+  const std::vector<int32_t> t = SoftmaxExpTable(0.1f, 1.0f);
+  ASSERT_EQ(t.size(), 256u);
   EXPECT_EQ(t[0], 16777216);
   EXPECT_EQ(t[1], 15180653);  // also quoted in docs/format.md, "Example"
   EXPECT_EQ(t[10], 6171993);
@@ -302,46 +264,92 @@ TEST(DocExamples, E5SoftmaxRow) {
             (std::vector<int8_t>{127, -128, -128}));
 }
 
-// docs/quantization.md, "E6. Decision: confidence and fallback" (the
-// confidence, thresholds and top-2 are transcribed, see the file comment).
+// docs/quantization.md, "E6. Decision: confidence and fallback". The
+// example's head under each confidence kind, in one model: int8 logits [4]
+// at scale 0.1f -> Reshape -> graph output -> three heads with top_k = 2,
+// built by ModelBuilder and run by kiln_invoke.
 TEST(DocExamples, E6DecisionConfidenceAndFallback) {
-  const std::vector<int32_t> t = ExpTable(0.1f, 1.0f);
-
-  // Thresholds (ModelBuilder::AddHead).
-  const float prob_real = 0.6f;
+  // The thresholds' real arithmetic as the document spells it out.
+  const float prob_real = 0.6f, margin_real = 0.3f, scale = 0.1f;
   EXPECT_EQ(static_cast<double>(prob_real), 0.60000002384185791);
   EXPECT_EQ(static_cast<double>(prob_real) * 65536.0, 39321.6015625);
-  const int32_t threshold =
-      static_cast<int32_t>(std::lround(static_cast<double>(prob_real) * 65536));
-  EXPECT_EQ(threshold, 39322);
-  const double ratio = static_cast<double>(0.3f) / static_cast<double>(0.1f);
+  EXPECT_EQ(static_cast<double>(margin_real), 0.30000001192092896);
+  EXPECT_EQ(static_cast<double>(scale), 0.10000000149011612);
+  const double ratio =
+      static_cast<double>(margin_real) / static_cast<double>(scale);
   EXPECT_EQ(ratio, 3.0000000745058051);
-  EXPECT_EQ(std::ceil(ratio), 4.0);
-  const int32_t margin_threshold =
-      static_cast<int32_t>(std::ceil(ratio - 1e-6 * ratio));
-  EXPECT_EQ(margin_threshold, 3);
+  EXPECT_EQ(std::ceil(ratio), 4.0);  // what a plain ceil would give
 
-  // Item A: [40, 30, 25, -128], top-2 = class 0 (40), class 1 (30).
-  const std::vector<int8_t> a = {40, 30, 25, -128};
-  const int32_t a_top1 = ProbabilityQ16(t, a, 40, {40});
-  EXPECT_EQ(a_top1, 41191);
-  EXPECT_EQ((uint64_t(16777216) * 65536 + 13346356) / 26692713, 41191u);
-  EXPECT_EQ(ProbabilityQ16(t, a, 40, {40, 30}), 56345);
-  EXPECT_FALSE(a_top1 < threshold);          // kept
-  EXPECT_FALSE(40 - 30 < margin_threshold);  // MARGIN 10: kept
+  enum : int32_t { kTop1 = 0, kTopK = 1, kMargin = 2, kHeads = 3 };
+  ModelBuilder b;
+  const TensorId in = b.AddInput("logits_in", DType::kInt8, {4}, scale, 0);
+  const TensorId logits = b.Reshape(in, {4}, "logits");
+  b.AddOutput(logits);
+  b.AddHead("top1", logits, {}, {2, ConfidenceKind::kTop1Prob, prob_real});
+  b.AddHead("topk", logits, {}, {2, ConfidenceKind::kTopKProb, prob_real});
+  b.AddHead("margin", logits, {}, {2, ConfidenceKind::kMargin, margin_real});
+  const ModelDef def = testing::FinishOrFail(b);
+  ASSERT_EQ(def.heads.size(), size_t{kHeads});
 
-  // Item B: [12, 40, 38, -3], top-2 = class 1 (40), class 2 (38).
-  const std::vector<int8_t> b = {12, 40, 38, -3};
+  // The head's exp table is E5's, with the entries item B reads.
+  ASSERT_GE(def.heads[kTop1].policy.exp_table, 0);
+  const std::vector<int32_t> t = testing::Int32Data(
+      def, def.tensors.at(def.heads[kTop1].policy.exp_table));
+  EXPECT_EQ(t, SoftmaxExpTable(scale, 1.0f));
+  ASSERT_EQ(t.size(), 256u);
+  EXPECT_EQ(t[0] + t[10] + t[15] + t[168], 26692713);  // S of item A
   EXPECT_EQ(t[28], 1020224);
   EXPECT_EQ(t[2], 13736023);
   EXPECT_EQ(t[43], 227643);
-  EXPECT_EQ(1020224 + 16777216 + 13736023 + 227643, 31761106);
-  const int32_t b_top1 = ProbabilityQ16(t, b, 40, {40});
-  EXPECT_EQ(b_top1, 34618);
+  EXPECT_EQ(1020224 + 16777216 + 13736023 + 227643, 31761106);  // S of B
+  EXPECT_EQ((uint64_t(16777216) * 65536 + 13346356) / 26692713, 41191u);
   EXPECT_EQ((uint64_t(16777216) * 65536 + 15880553) / 31761106, 34618u);
-  EXPECT_EQ(ProbabilityQ16(t, b, 40, {40, 38}), 62961);
-  EXPECT_TRUE(b_top1 < threshold);          // fallback
-  EXPECT_TRUE(40 - 38 < margin_threshold);  // MARGIN 2: fallback
+
+  testing::LoadedModel m(SerializeModel(def), 2);
+  ASSERT_EQ(m.status, KILN_OK) << m.message();
+  ASSERT_EQ(kiln_num_heads(m.ctx), kHeads);
+
+  // Thresholds (ModelBuilder::AddHead), as the runtime reads them.
+  kiln_head_info info[kHeads];
+  for (int32_t h = 0; h < kHeads; ++h) {
+    ASSERT_EQ(kiln_get_head_info(m.ctx, h, &info[h]), KILN_OK);
+  }
+  EXPECT_EQ(info[kTop1].threshold, 39322);
+  EXPECT_EQ(info[kMargin].threshold, 3);  // not 4
+
+  // Item A: [40, 30, 25, -128], top-2 = class 0 (40), class 1 (30).
+  // Item B: [12, 40, 38, -3], top-2 = class 1 (40), class 2 (38).
+  const int8_t items[2][4] = {{40, 30, 25, -128}, {12, 40, 38, -3}};
+  const int32_t top_ids[2][2] = {{0, 1}, {1, 2}};
+  const int32_t top_scores[2][2] = {{40, 30}, {40, 38}};
+  const void* inputs[] = {items};
+  kiln_decision d[2][kHeads] = {};
+  ASSERT_EQ(kiln_invoke(m.ctx, 2, inputs, nullptr, &d[0][0]), KILN_OK);
+  for (int item = 0; item < 2; ++item) {
+    for (int32_t h = 0; h < kHeads; ++h) {
+      EXPECT_EQ(d[item][h].k, 2) << "item " << item << ", head " << h;
+      for (int i = 0; i < 2; ++i) {
+        EXPECT_EQ(d[item][h].class_id[i], top_ids[item][i])
+            << "item " << item << ", head " << h << ", rank " << i;
+        EXPECT_EQ(d[item][h].score[i], top_scores[item][i])
+            << "item " << item << ", head " << h << ", rank " << i;
+      }
+    }
+  }
+
+  // TOP1_PROB: A 41191 >= 39322 is kept, B 34618 < 39322 falls back.
+  EXPECT_EQ(d[0][kTop1].confidence, 41191);
+  EXPECT_EQ(d[0][kTop1].fallback, 0);
+  EXPECT_EQ(d[1][kTop1].confidence, 34618);
+  EXPECT_EQ(d[1][kTop1].fallback, 1);
+  // TOPK_PROB, k = 2.
+  EXPECT_EQ(d[0][kTopK].confidence, 56345);
+  EXPECT_EQ(d[1][kTopK].confidence, 62961);
+  // MARGIN with threshold 3: A (10) is kept, B (2) falls back.
+  EXPECT_EQ(d[0][kMargin].confidence, 10);
+  EXPECT_EQ(d[0][kMargin].fallback, 0);
+  EXPECT_EQ(d[1][kMargin].confidence, 2);
+  EXPECT_EQ(d[1][kMargin].fallback, 1);
 }
 
 // docs/quantization.md, "E7. AveragePool2D and GlobalAveragePool".
@@ -349,18 +357,9 @@ TEST(DocExamples, E7AveragePoolAndGlobalAveragePool) {
   EXPECT_EQ(DivideRoundHalfAway(5, 2), 3);
   EXPECT_EQ(DivideRoundHalfAway(-5, 2), -3);
 
-  Pool2DParams p{};
-  p.batch = 1;
-  p.in_h = 1;
-  p.in_w = 2;
-  p.channels = 1;
-  p.out_h = 1;
-  p.out_w = 1;
-  p.filter_h = 1;
-  p.filter_w = 2;
-  p.stride_h = 1;
-  p.stride_w = 1;
-  p.clamp = {-128, 127};
+  // Pool2DParams: batch; in_h, in_w, channels; out_h, out_w; filter_h,
+  // filter_w; stride_h, stride_w; pad_top, pad_left; clamp.
+  const Pool2DParams p{1, 1, 2, 1, 1, 1, 1, 2, 1, 1, 0, 0, {-128, 127}};
   int8_t out = 0;
   const int8_t pos[2] = {2, 3};
   ref::AveragePool2D(p, pos, &out);
@@ -383,20 +382,7 @@ TEST(DocExamples, E7AveragePoolAndGlobalAveragePool) {
   EXPECT_EQ(out, -7);
 
   // Padding excluded from the average.
-  Pool2DParams pad{};
-  pad.batch = 1;
-  pad.in_h = 2;
-  pad.in_w = 2;
-  pad.channels = 1;
-  pad.out_h = 2;
-  pad.out_w = 2;
-  pad.filter_h = 2;
-  pad.filter_w = 2;
-  pad.stride_h = 1;
-  pad.stride_w = 1;
-  pad.pad_top = 1;
-  pad.pad_left = 1;
-  pad.clamp = {-128, 127};
+  const Pool2DParams pad{1, 2, 2, 1, 2, 2, 2, 2, 1, 1, 1, 1, {-128, 127}};
   const int8_t in[4] = {10, -7, 5, 100};
   int8_t padded[4] = {};
   ref::AveragePool2D(pad, in, padded);
@@ -442,26 +428,21 @@ TEST(DocExamples, E9Concat) {
   const int8_t in0[2] = {5, -5};
   const int8_t in1[2] = {9, -9};
   const int8_t* inputs[2] = {in0, in1};
-  ConcatParams p{};
-  p.outer = 1;
-  p.num_inputs = 2;
-  p.inner[0] = 2;
-  p.inner[1] = 2;
-  p.multiplier[0] = f.multiplier;
-  p.shift[0] = f.shift;
-  p.multiplier[1] = 0;  // the copy marker
-  p.shift[1] = 0;
-  p.output_zero_point = 0;
+  // outer, inputs, inner sizes, input zero points, then the multipliers and
+  // shifts (input 1: the copy marker (0, 0)), output zero point.
+  const ConcatParams p{1, 2, {2, 2}, {0, 0}, {f.multiplier, 0}, {f.shift, 0},
+                       0};
   int8_t out[4] = {};
   ref::Concat(p, inputs, out);
   EXPECT_EQ(std::vector<int8_t>(out, out + 4),
             (std::vector<int8_t>{3, -2, 9, -9}));
 }
 
-// docs/quantization.md, "E10. Logistic table" (table transcribed, lookup by
-// the reference kernel).
+// docs/quantization.md, "E10. Logistic table" (the toolchain's table, looked
+// up by the reference kernel).
 TEST(DocExamples, E10LogisticTable) {
   const std::vector<int8_t> t = LogisticTable(0.1f, 0);
+  ASSERT_EQ(t.size(), 256u);
   const int8_t in[5] = {-128, -10, 0, 10, 127};
   int8_t out[5] = {};
   ref::Logistic({5, t.data()}, in, out);
