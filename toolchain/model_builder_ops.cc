@@ -88,7 +88,9 @@ std::pair<TensorId, TensorId> ModelBuilder::AddWeightsAndBias(
   for (float s_w : qw.scales) {
     reals.push_back(ConvRealMultiplier(in.scale, s_w, output.scale));
     wq.scale.push_back(s_w);
-    bq.scale.push_back(in.scale * s_w);  // exact as a float product
+    // Informational: the bias values use the exact double product (see
+    // QuantizeBias); the runtime never reads a bias tensor's scale.
+    bq.scale.push_back(in.scale * s_w);
     if (!isnormal(bq.scale.back())) {
       throw std::invalid_argument(
           "input scale x weight scale is not a normal float (the bias scale)");

@@ -34,6 +34,8 @@ extern const char kInspectUsage[];
 int RunInspect(const Args& args);
 extern const char kDemoUsage[];
 int RunDemo(const Args& args);
+extern const char kDataUsage[];
+int RunData(const Args& args);
 
 }  // namespace cli
 }  // namespace kiln

@@ -14,6 +14,8 @@ const Command kCommands[] = {
      kInspectUsage, RunInspect},
     {"demo", "build, load and run the block network end to end", kDemoUsage,
      RunDemo},
+    {"data", "open a dataset, assign persistent train/valid/test splits",
+     kDataUsage, RunData},
 };
 
 void PrintHelp(FILE* out) {
