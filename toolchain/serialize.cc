@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <string>
+
 #include "formats/kiln_generated.h"
 
 namespace kiln {
@@ -228,6 +230,11 @@ std::vector<uint8_t> SerializeModel(const ModelDef& model) {
 
 bool ReadFileBytes(const std::string& path, std::vector<uint8_t>* bytes,
                    std::string* error) {
+  return ReadFileBytes(path, UINT64_MAX, bytes, error);
+}
+
+bool ReadFileBytes(const std::string& path, uint64_t max_bytes,
+                   std::vector<uint8_t>* bytes, std::string* error) {
   // POSIX rather than iostreams: a directory or a read error must be an
   // error with a reason, not an empty file.
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -238,6 +245,12 @@ bool ReadFileBytes(const std::string& path, std::vector<uint8_t>* bytes,
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     *error = "'" + path + "' is not a regular file";
+    close(fd);
+    return false;
+  }
+  if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+    *error =
+        "'" + path + "' is larger than " + std::to_string(max_bytes) + " bytes";
     close(fd);
     return false;
   }

@@ -22,6 +22,9 @@ std::vector<uint8_t> SerializeModel(const ModelDef& model);
 // Reads a whole file. On failure returns false and says why in *error.
 bool ReadFileBytes(const std::string& path, std::vector<uint8_t>* bytes,
                    std::string* error);
+// The same, refusing files larger than max_bytes before reading them.
+bool ReadFileBytes(const std::string& path, uint64_t max_bytes,
+                   std::vector<uint8_t>* bytes, std::string* error);
 
 }  // namespace kiln
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/toolchain/cli_test_util.h"
 #include "tests/toolchain/toolchain_test_util.h"
 #include "toolchain/atomic_file.h"
 #include "toolchain/cli/command.h"
@@ -15,31 +16,9 @@
 namespace kiln {
 namespace {
 
-using ::testing::internal::CaptureStderr;
-using ::testing::internal::CaptureStdout;
-using ::testing::internal::GetCapturedStderr;
-using ::testing::internal::GetCapturedStdout;
-
-struct CliRun {
-  int code;
-  std::string out, err;
-};
-
-CliRun Cli(const std::vector<std::string>& args) {
-  CaptureStdout();
-  CaptureStderr();
-  const int code = cli::RunCli(args);
-  fflush(stdout);
-  fflush(stderr);
-  CliRun r{code, "", ""};
-  r.out = GetCapturedStdout();
-  r.err = GetCapturedStderr();
-  return r;
-}
-
-bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
+using testing::Cli;
+using testing::CliRun;
+using testing::Contains;
 
 class CliTest : public ::testing::Test {
  protected:

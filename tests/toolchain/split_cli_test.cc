@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/toolchain/cli_test_util.h"
 #include "toolchain/atomic_file.h"
 #include "toolchain/cli/command.h"
 #include "toolchain/serialize.h"
@@ -15,31 +16,9 @@
 namespace kiln {
 namespace {
 
-using ::testing::internal::CaptureStderr;
-using ::testing::internal::CaptureStdout;
-using ::testing::internal::GetCapturedStderr;
-using ::testing::internal::GetCapturedStdout;
-
-struct CliResult {
-  int code;
-  std::string out, err;
-};
-
-CliResult Cli(const std::vector<std::string>& args) {
-  CaptureStdout();
-  CaptureStderr();
-  const int code = cli::RunCli(args);
-  fflush(stdout);
-  fflush(stderr);
-  CliResult r{code, "", ""};
-  r.out = GetCapturedStdout();
-  r.err = GetCapturedStderr();
-  return r;
-}
-
-bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
+using testing::Cli;
+using testing::CliRun;
+using testing::Contains;
 
 class SplitCliTest : public ::testing::Test {
  protected:
@@ -77,7 +56,7 @@ class SplitCliTest : public ::testing::Test {
 };
 
 TEST_F(SplitCliTest, HelpAndUsageErrors) {
-  CliResult r = Cli({"--help"});
+  CliRun r = Cli({"--help"});
   EXPECT_EQ(r.code, 0);
   EXPECT_TRUE(Contains(r.out, "  data ")) << r.out;
   r = Cli({"data", "--help"});
@@ -119,7 +98,7 @@ TEST_F(SplitCliTest, HelpAndUsageErrors) {
 
 TEST_F(SplitCliTest, ReportAndPersistentManifest) {
   const std::string manifest = dir_ + "/digits.splits";
-  CliResult r = Cli({"data", "digits", "--manifest", manifest});
+  CliRun r = Cli({"data", "digits", "--manifest", manifest});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(Contains(r.out,
                        "digits: 1797 samples, classification, 10 "
@@ -160,8 +139,8 @@ TEST_F(SplitCliTest, ReportAndPersistentManifest) {
   EXPECT_EQ(Read(manifest), first);
 
   // Same data, other seed, no manifest: another split, same dataset hash.
-  const CliResult seed1 = Cli({"data", "digits", "--json"});
-  const CliResult seed2 = Cli({"data", "digits", "--json", "--seed", "2"});
+  const CliRun seed1 = Cli({"data", "digits", "--json"});
+  const CliRun seed2 = Cli({"data", "digits", "--json", "--seed", "2"});
   ASSERT_EQ(seed1.code, 0) << seed1.err;
   ASSERT_EQ(seed2.code, 0) << seed2.err;
   EXPECT_NE(seed1.out, seed2.out);
@@ -182,7 +161,7 @@ TEST_F(SplitCliTest, DuplicatesInACsv) {
                                 "5,6,cat\n"
                                 "3,4,dog\n");
   const std::string manifest = dir_ + "/t.splits";
-  const CliResult r =
+  const CliRun r =
       Cli({"data", "csv:" + csv + ":label=label", "--manifest", manifest});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(Contains(r.out, "item        2 float32")) << r.out;
@@ -196,7 +175,7 @@ TEST_F(SplitCliTest, DuplicatesInACsv) {
 }
 
 TEST_F(SplitCliTest, Failures) {
-  CliResult r = Cli({"data", "no-such-kind"});
+  CliRun r = Cli({"data", "no-such-kind"});
   EXPECT_EQ(r.code, 1);
   EXPECT_TRUE(Contains(r.err, "kiln data: ")) << r.err;
 

@@ -84,29 +84,6 @@ int Failure(std::string message) {
   return kExitFailure;
 }
 
-bool ParseSeed(const std::string& text, uint64_t* seed) {
-  if (text.empty() || text.size() > 20) return false;
-  for (char c : text) {
-    if (c < '0' || c > '9') return false;
-  }
-  errno = 0;
-  *seed = strtoull(text.c_str(), nullptr, 10);
-  return errno != ERANGE;
-}
-
-bool ParseNumber(const std::string& text, double* value) {
-  if (text.empty()) return false;
-  for (char c : text) {
-    if (!((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' ||
-          c == '-' || c == '+')) {
-      return false;
-    }
-  }
-  char* end = nullptr;
-  *value = strtod(text.c_str(), &end);
-  return end == text.c_str() + text.size();
-}
-
 // "0.7,0.15,0.15" -> the options' ratios. Returns an error message or "".
 std::string ParseRatios(const std::string& text, data::SplitOptions* o) {
   std::vector<std::string> parts;
@@ -117,8 +94,9 @@ std::string ParseRatios(const std::string& text, data::SplitOptions* o) {
   }
   parts.push_back(text.substr(start));
   double r[3];
-  if (parts.size() != 3 || !ParseNumber(parts[0], &r[0]) ||
-      !ParseNumber(parts[1], &r[1]) || !ParseNumber(parts[2], &r[2])) {
+  if (parts.size() != 3 || !data::ParseSplitRatio(parts[0], &r[0]) ||
+      !data::ParseSplitRatio(parts[1], &r[1]) ||
+      !data::ParseSplitRatio(parts[2], &r[2])) {
     return "--ratios wants three numbers TRAIN,VALID,TEST such as "
            "0.7,0.15,0.15, not '" +
            text + "'";
@@ -170,7 +148,7 @@ int ParseArgs(const Args& args, DataArgs* out) {
       out->manifest = value;
     } else if (IsOption(a, "--seed")) {
       if (!OptionValue(args, &i, "--seed", &value, &code)) return code;
-      if (!ParseSeed(value, &out->options.seed)) {
+      if (!data::ParseSplitSeed(value, &out->options.seed)) {
         return UsageError("--seed wants an integer from 0 to 2^64-1, not '" +
                           value + "'");
       }

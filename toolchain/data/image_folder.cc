@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "toolchain/data/catch_errors.h"
+#include "toolchain/serialize.h"
 
 namespace kiln {
 namespace data {
@@ -70,43 +71,6 @@ bool ListDir(const std::string& dir, bool want_dirs,
   }
   closedir(d);
   std::sort(names->begin(), names->end());
-  return true;
-}
-
-bool ReadSmallFile(const std::string& path, std::vector<uint8_t>* bytes,
-                   std::string* error) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    *error = path + ": cannot open: " + strerror(errno);
-    return false;
-  }
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    *error = path + ": not a regular file";
-    close(fd);
-    return false;
-  }
-  if (st.st_size > kMaxImageFileBytes) {
-    *error = path + ": image file larger than " +
-             std::to_string(kMaxImageFileBytes >> 20) + " MiB";
-    close(fd);
-    return false;
-  }
-  bytes->resize(static_cast<size_t>(st.st_size));
-  size_t done = 0;
-  while (done < bytes->size()) {
-    const ssize_t n = read(fd, bytes->data() + done, bytes->size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      *error = path + ": read error: " + strerror(errno);
-      close(fd);
-      return false;
-    }
-    if (n == 0) break;  // shrank while reading
-    done += static_cast<size_t>(n);
-  }
-  bytes->resize(done);
-  close(fd);
   return true;
 }
 
@@ -300,7 +264,7 @@ static bool LoadImageFolderUnguarded(const std::string& dir,
     for (const std::string& name : files[c]) {
       const std::string path = Join(Join(dir, classes[c]), name);
       Image image;
-      if (!ReadSmallFile(path, &bytes, error) ||
+      if (!ReadFileBytes(path, kMaxImageFileBytes, &bytes, error) ||
           !ProbeImage(path, bytes, &image, error)) {
         return false;
       }

@@ -23,23 +23,9 @@ bool IsAssigned(Split s) {
   return s == Split::kTrain || s == Split::kValid || s == Split::kTest;
 }
 
-const char* Name(Split s) {
-  switch (s) {
-    case Split::kTrain:
-      return "train";
-    case Split::kValid:
-      return "valid";
-    case Split::kTest:
-      return "test";
-    case Split::kNone:
-      break;
-  }
-  return "none";
-}
-
 bool ParseSplitName(const std::string& text, Split* split) {
   for (Split s : {Split::kTrain, Split::kValid, Split::kTest}) {
-    if (text == Name(s)) {
+    if (text == SplitName(s)) {
       *split = s;
       return true;
     }
@@ -77,7 +63,7 @@ std::string RuleText(uint64_t seed, double train, double valid, double test) {
          " valid=" + ShortestDouble(valid) + " test=" + ShortestDouble(test);
 }
 
-bool ParseSeed(const std::string& text, uint64_t* seed) {
+bool ParseSeedText(const std::string& text, uint64_t* seed) {
   if (text.empty() || text.size() > 20) return false;
   for (char c : text) {
     if (c < '0' || c > '9') return false;
@@ -89,7 +75,7 @@ bool ParseSeed(const std::string& text, uint64_t* seed) {
   return true;
 }
 
-bool ParseRatio(const std::string& text, double* value) {
+bool ParseRatioText(const std::string& text, double* value) {
   // strtod would also take leading blanks, hex floats, "inf" and "nan";
   // allow only plain decimal notation.
   if (text.empty()) return false;
@@ -148,8 +134,8 @@ bool ParseHeader(const std::string& line, SplitManifest* m, std::string* why) {
       return false;
     }
     const std::string value = field.substr(key.size());
-    const bool ok =
-        k == 0 ? ParseSeed(value, &m->seed) : ParseRatio(value, &ratios[k - 1]);
+    const bool ok = k == 0 ? ParseSeedText(value, &m->seed)
+                           : ParseRatioText(value, &ratios[k - 1]);
     if (!ok) {
       *why = std::string("bad header: ") + kKeys[k] + " '" + value +
              "' is not " +
@@ -343,7 +329,7 @@ std::string SplitManifestText(const SplitManifest& m) {
   for (const auto& [hash, split] : m.splits) {
     text += hash;
     text += '\t';
-    text += Name(split);
+    text += SplitName(split);
     text += '\n';
   }
   return text;
@@ -388,8 +374,8 @@ bool ParseSplitManifest(const std::string& text, const std::string& path,
         if (inserted) {
           first_line[hash] = i + 1;
         } else if (it->second != split) {
-          why = "hash " + hash + " is assigned to " + Name(split) +
-                ", but to " + Name(it->second) + " on line " +
+          why = "hash " + hash + " is assigned to " + SplitName(split) +
+                ", but to " + SplitName(it->second) + " on line " +
                 std::to_string(first_line[hash]);
         }
       }
@@ -438,7 +424,7 @@ bool SaveSplitManifest(const std::string& path, const SplitManifest& manifest,
   for (const auto& [hash, split] : manifest.splits) {
     if (!IsSha256Hex(hash) || !IsAssigned(split)) {
       *error = "cannot save split manifest '" + path + "': entry '" + hash +
-               "' -> " + Name(split) +
+               "' -> " + SplitName(split) +
                " is not a content hash with train, valid or test";
       return false;
     }
@@ -450,6 +436,14 @@ bool SaveSplitManifest(const std::string& path, const SplitManifest& manifest,
     return false;
   }
   return true;
+}
+
+bool ParseSplitSeed(const std::string& text, uint64_t* seed) {
+  return ParseSeedText(text, seed);
+}
+
+bool ParseSplitRatio(const std::string& text, double* value) {
+  return ParseRatioText(text, value);
 }
 
 }  // namespace data

@@ -142,6 +142,12 @@ bool LoadSplitManifest(const std::string& path, SplitManifest* manifest,
 bool SaveSplitManifest(const std::string& path, const SplitManifest& manifest,
                        std::string* error);
 
+// The manifest's number syntax, shared with `kiln data`'s flags: a seed is
+// 1..20 decimal digits fitting uint64; a ratio is plain decimal notation
+// (no blanks, hex, inf or nan).
+bool ParseSplitSeed(const std::string& text, uint64_t* seed);
+bool ParseSplitRatio(const std::string& text, double* value);
+
 }  // namespace data
 }  // namespace kiln
 
