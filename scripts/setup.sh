@@ -25,6 +25,9 @@ KILN_APT_PACKAGES=(
   libssl-dev
   libstb-dev
   dataset-fashion-mnist
+  # toolchain: LibTorch trainer (issue 3)
+  libtorch-dev
+  nlohmann-json3-dev
 )
 
 # flatc must match the flatbuffers headers the generated code is compiled

@@ -1,0 +1,892 @@
+// The LibTorch half of the trainer: the network (a list of nodes that map
+// one-to-one to FloatModel layers), the training loop, BatchNorm folding,
+// calibration and export. The only file of kiln_train that includes torch.
+#include "toolchain/train/trainer.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <map>
+#include <numeric>
+#include <random>
+#include <set>
+#include <utility>
+
+#include "toolchain/data/digits.h"
+
+namespace kiln {
+namespace train {
+
+namespace {
+
+enum class NodeType { kConv, kMaxPool, kGap, kLinear };
+
+// One FloatModel layer: conv(+BN)(+ReLU), max-pool 2x2, GAP, linear(+ReLU).
+struct Node {
+  NodeType type = NodeType::kConv;
+  std::string name;
+  int input = -1;  // node index, -1 = network input
+  bool relu = false;
+  int groups = 1;
+  int pad = 0;
+  torch::nn::Conv2d conv{nullptr};
+  torch::nn::BatchNorm2d bn{nullptr};
+  torch::nn::Linear linear{nullptr};
+  // Output shape per item: {C, H, W} (spatial) or {N}.
+  std::vector<int64_t> shape;
+};
+
+struct NetImpl : torch::nn::Module {
+  std::vector<Node> nodes;
+  std::vector<int> heads;  // node indices of the logits
+  std::vector<int64_t> input_chw;
+
+  void AddConv(const std::string& name, int input, int64_t out_c, int kernel,
+               int groups) {
+    const std::vector<int64_t>& in = Shape(input);
+    Node n;
+    n.type = NodeType::kConv;
+    n.name = name;
+    n.input = input;
+    n.relu = true;
+    n.groups = groups;
+    n.pad = kernel / 2;
+    n.conv = register_module(
+        name, torch::nn::Conv2d(torch::nn::Conv2dOptions(in[0], out_c, kernel)
+                                    .padding(n.pad)
+                                    .groups(groups)
+                                    .bias(false)));
+    n.bn = register_module(name + "_bn", torch::nn::BatchNorm2d(out_c));
+    n.shape = {out_c, in[1], in[2]};
+    nodes.push_back(std::move(n));
+  }
+  void AddPool(const std::string& name, int input, NodeType type) {
+    const std::vector<int64_t>& in = Shape(input);
+    Node n;
+    n.type = type;
+    n.name = name;
+    n.input = input;
+    n.shape = type == NodeType::kGap
+                  ? std::vector<int64_t>{in[0]}
+                  : std::vector<int64_t>{in[0], in[1] / 2, in[2] / 2};
+    nodes.push_back(std::move(n));
+  }
+  void AddLinear(const std::string& name, int input, int64_t out, bool relu) {
+    const std::vector<int64_t>& in = Shape(input);
+    int64_t k = 1;
+    for (int64_t d : in) k *= d;
+    Node n;
+    n.type = NodeType::kLinear;
+    n.name = name;
+    n.input = input;
+    n.relu = relu;
+    n.linear = register_module(name, torch::nn::Linear(k, out));
+    n.shape = {out};
+    nodes.push_back(std::move(n));
+  }
+  const std::vector<int64_t>& Shape(int index) const {
+    return index < 0 ? input_chw : nodes[static_cast<size_t>(index)].shape;
+  }
+  int last() const { return static_cast<int>(nodes.size()) - 1; }
+
+  // Outputs of every node (x: NCHW).
+  std::vector<torch::Tensor> ForwardAll(const torch::Tensor& x) {
+    std::vector<torch::Tensor> out;
+    out.reserve(nodes.size());
+    for (Node& n : nodes) {
+      torch::Tensor in = n.input < 0 ? x : out[static_cast<size_t>(n.input)];
+      torch::Tensor y;
+      switch (n.type) {
+        case NodeType::kConv:
+          y = n.bn->forward(n.conv->forward(in));
+          break;
+        case NodeType::kMaxPool:
+          y = torch::max_pool2d(in, {2, 2}, {2, 2});
+          break;
+        case NodeType::kGap:
+          y = in.mean({2, 3});
+          break;
+        case NodeType::kLinear:
+          y = n.linear->forward(in.flatten(1));
+          break;
+      }
+      if (n.relu) y = torch::relu(y);
+      out.push_back(y);
+    }
+    return out;
+  }
+  std::vector<torch::Tensor> Forward(const torch::Tensor& x) {
+    std::vector<torch::Tensor> all = ForwardAll(x);
+    std::vector<torch::Tensor> logits;
+    for (int h : heads) logits.push_back(all[static_cast<size_t>(h)]);
+    return logits;
+  }
+};
+TORCH_MODULE(Net);
+
+struct HeadInfo {
+  std::string name;
+  std::vector<std::string> labels;
+  std::vector<int32_t> class_of;  // dataset class -> head class
+};
+
+bool ResolveHeads(const TrainParams& params, const data::Dataset& dataset,
+                  std::vector<HeadInfo>* heads, std::string* error) {
+  heads->clear();
+  int32_t k = static_cast<int32_t>(dataset.class_names.size());
+  std::vector<int32_t> identity(static_cast<size_t>(k));
+  std::iota(identity.begin(), identity.end(), 0);
+  if (params.model.kind != ModelKind::kMultitask) {
+    heads->push_back({dataset.name.empty() ? "class" : dataset.name,
+                      dataset.class_names, identity});
+    return true;
+  }
+  for (const HeadParams& hp : params.model.heads) {
+    HeadInfo h;
+    h.name = hp.name;
+    if (hp.map.empty()) {
+      h.labels = dataset.class_names;
+      h.class_of = identity;
+      heads->push_back(h);
+      continue;
+    }
+    h.class_of.assign(static_cast<size_t>(k), -1);
+    int32_t wildcard = -1;
+    for (const auto& entry : hp.map) {
+      int32_t id = static_cast<int32_t>(h.labels.size());
+      h.labels.push_back(entry.first);
+      for (const std::string& c : entry.second) {
+        if (c == "*") {
+          wildcard = id;
+          continue;
+        }
+        auto it = std::find(dataset.class_names.begin(),
+                            dataset.class_names.end(), c);
+        if (it == dataset.class_names.end()) {
+          *error = "model.heads." + hp.name + ".map." + entry.first +
+                   ": no dataset class \"" + c + "\"";
+          return false;
+        }
+        size_t ci = static_cast<size_t>(it - dataset.class_names.begin());
+        if (h.class_of[ci] >= 0) {
+          *error =
+              "model.heads." + hp.name + ": class \"" + c + "\" mapped twice";
+          return false;
+        }
+        h.class_of[ci] = id;
+      }
+    }
+    for (size_t c = 0; c < h.class_of.size(); ++c) {
+      if (h.class_of[c] >= 0) continue;
+      if (wildcard < 0) {
+        *error = "model.heads." + hp.name + ": dataset class \"" +
+                 dataset.class_names[c] + "\" is not mapped (add \"*\")";
+        return false;
+      }
+      h.class_of[c] = wildcard;
+    }
+    heads->push_back(h);
+  }
+  return true;
+}
+
+Net BuildNet(const TrainParams& params, const std::vector<int64_t>& chw,
+             const std::vector<HeadInfo>& heads) {
+  Net net;
+  net->input_chw = chw;
+  const ModelParams& m = params.model;
+  auto add_head = [&](int from, const std::string& prefix, int64_t classes) {
+    int at = from;
+    for (size_t i = 0; i < m.hidden.size(); ++i) {
+      net->AddLinear(prefix + "fc" + std::to_string(i + 1), at, m.hidden[i],
+                     true);
+      at = net->last();
+    }
+    net->AddLinear(prefix + "logits", at, classes, false);
+    net->heads.push_back(net->last());
+  };
+  int64_t classes = static_cast<int64_t>(heads[0].labels.size());
+  if (m.kind == ModelKind::kMlp) {
+    add_head(-1, "", classes);
+  } else if (m.kind == ModelKind::kCnn) {
+    int at = -1;
+    for (size_t b = 0; b < m.channels.size(); ++b) {
+      if (b > 0) {
+        net->AddPool("pool" + std::to_string(b), at, NodeType::kMaxPool);
+        at = net->last();
+      }
+      for (int32_t c = 0; c < m.convs_per_block; ++c) {
+        std::string name = "conv" + std::to_string(b + 1);
+        if (m.convs_per_block > 1) name += "_" + std::to_string(c + 1);
+        net->AddConv(name, at, m.channels[b], 3, 1);
+        at = net->last();
+      }
+    }
+    if (m.head == CnnHead::kGlobalAveragePool) {
+      net->AddPool("gap", at, NodeType::kGap);
+    } else {
+      net->AddPool("pool" + std::to_string(m.channels.size()), at,
+                   NodeType::kMaxPool);
+    }
+    add_head(net->last(), "", classes);
+  } else {
+    net->AddConv("stem", -1, m.channels[0], 3, 1);
+    int at = net->last();
+    for (size_t b = 1; b < m.channels.size(); ++b) {
+      std::string s = std::to_string(b);
+      net->AddPool("pool" + s, at, NodeType::kMaxPool);
+      int64_t c = net->nodes.back().shape[0];
+      net->AddConv("dw" + s, net->last(), c, 3, static_cast<int>(c));
+      net->AddConv("pw" + s, net->last(), m.channels[b], 1, 1);
+      at = net->last();
+    }
+    net->AddPool("gap", at, NodeType::kGap);
+    int gap = net->last();
+    for (const HeadInfo& h : heads) {
+      add_head(gap, h.name + "/", static_cast<int64_t>(h.labels.size()));
+    }
+  }
+  return net;
+}
+
+}  // namespace
+
+class TrainedModel {
+ public:
+  Net net{nullptr};
+  float input_scale = 1.0f;
+  std::vector<int64_t> chw;
+};
+
+namespace {
+
+// Samples `indices` as an NCHW float tensor of the network's input units.
+torch::Tensor InputTensor(const data::Dataset& d,
+                          const std::vector<size_t>& indices, float scale) {
+  int64_t n = static_cast<int64_t>(indices.size());
+  int64_t e = static_cast<int64_t>(d.item_elements());
+  torch::Tensor t = torch::empty({n, e}, torch::kFloat32);
+  float* p = t.data_ptr<float>();
+  for (int64_t i = 0; i < n; ++i) {
+    size_t s = indices[static_cast<size_t>(i)];
+    float* row = p + i * e;
+    if (d.feature_type == data::FeatureType::kUint8) {
+      const uint8_t* src = d.u8.data() + s * static_cast<size_t>(e);
+      for (int64_t j = 0; j < e; ++j) row[j] = src[j] * scale;
+    } else {
+      const float* src = d.f32.data() + s * static_cast<size_t>(e);
+      for (int64_t j = 0; j < e; ++j) row[j] = src[j] * scale;
+    }
+  }
+  if (d.item_shape.size() == 3) {
+    t = t.view({n, d.item_shape[0], d.item_shape[1], d.item_shape[2]})
+            .permute({0, 3, 1, 2})
+            .contiguous();
+  } else {
+    t = t.view({n, e, 1, 1});
+  }
+  return t;
+}
+
+float InputScale(const data::Dataset& d) {
+  if (d.feature_type != data::FeatureType::kUint8) return 1.0f;
+  if (d.name == "digits") return 1.0f / data::kDigitsPixelScale;
+  return 1.0f / 255.0f;
+}
+
+// Folded conv weight (OIHW) and bias of a conv+BN node, eval semantics.
+std::pair<torch::Tensor, torch::Tensor> FoldConv(const Node& n) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor w = n.conv->weight.detach();
+  torch::Tensor gamma = n.bn->weight.detach();
+  torch::Tensor beta = n.bn->bias.detach();
+  torch::Tensor mean = n.bn->running_mean.detach();
+  torch::Tensor var = n.bn->running_var.detach();
+  double eps = n.bn->options.eps();
+  torch::Tensor scale = gamma / torch::sqrt(var + eps);
+  torch::Tensor fw = w * scale.view({-1, 1, 1, 1});
+  torch::Tensor fb = beta - mean * scale;
+  return {fw.contiguous(), fb.contiguous()};
+}
+
+struct Folded {
+  std::vector<torch::Tensor> w, b;  // per node (undefined for pools)
+};
+
+Folded FoldAll(NetImpl& net) {
+  Folded f;
+  for (const Node& n : net.nodes) {
+    if (n.type == NodeType::kConv) {
+      auto wb = FoldConv(n);
+      f.w.push_back(wb.first);
+      f.b.push_back(wb.second);
+    } else if (n.type == NodeType::kLinear) {
+      f.w.push_back(n.linear->weight.detach().contiguous());
+      f.b.push_back(n.linear->bias.detach().contiguous());
+    } else {
+      f.w.emplace_back();
+      f.b.emplace_back();
+    }
+  }
+  return f;
+}
+
+// Forward through the folded parameters: what the exported model computes.
+std::vector<torch::Tensor> ForwardFolded(NetImpl& net, const Folded& f,
+                                         const torch::Tensor& x) {
+  std::vector<torch::Tensor> out;
+  for (size_t i = 0; i < net.nodes.size(); ++i) {
+    const Node& n = net.nodes[i];
+    torch::Tensor in = n.input < 0 ? x : out[static_cast<size_t>(n.input)];
+    torch::Tensor y;
+    switch (n.type) {
+      case NodeType::kConv:
+        y = torch::conv2d(in, f.w[i], f.b[i], 1, n.pad, 1, n.groups);
+        break;
+      case NodeType::kMaxPool:
+        y = torch::max_pool2d(in, {2, 2}, {2, 2});
+        break;
+      case NodeType::kGap:
+        y = in.mean({2, 3});
+        break;
+      case NodeType::kLinear:
+        y = torch::linear(in.flatten(1), f.w[i], f.b[i]);
+        break;
+    }
+    if (n.relu) y = torch::relu(y);
+    out.push_back(y);
+  }
+  return out;
+}
+
+std::vector<float> ToVector(const torch::Tensor& t) {
+  torch::Tensor c = t.contiguous().to(torch::kFloat32);
+  const float* p = c.data_ptr<float>();
+  return std::vector<float>(p, p + c.numel());
+}
+
+Range ReduceRange(const std::vector<torch::Tensor>& parts,
+                  const CalibrationParams& cal) {
+  torch::Tensor all = torch::cat(parts).flatten();
+  Range r;
+  if (all.numel() == 0) return r;
+  if (cal.method == CalibrationMethod::kMinMax || cal.percentile >= 100.0) {
+    r.min = all.min().item<float>();
+    r.max = all.max().item<float>();
+    return r;
+  }
+  int64_t n = all.numel();
+  double q = cal.percentile / 100.0;
+  int64_t hi = std::min<int64_t>(
+      n, std::max<int64_t>(1, static_cast<int64_t>(std::ceil(q * n))));
+  int64_t lo = std::max<int64_t>(
+      1,
+      std::min<int64_t>(n, static_cast<int64_t>(std::floor((1 - q) * n)) + 1));
+  r.min = std::get<0>(torch::kthvalue(all, lo)).item<float>();
+  r.max = std::get<0>(torch::kthvalue(all, hi)).item<float>();
+  return r;
+}
+
+std::vector<size_t> IndicesOf(const std::vector<data::Split>& splits,
+                              data::Split which) {
+  std::vector<size_t> out;
+  for (size_t i = 0; i < splits.size(); ++i)
+    if (splits[i] == which) out.push_back(i);
+  return out;
+}
+
+// Exports `tm` (eval mode) to result->model, calibrating on `calib`.
+void Export(TrainedModel& tm, const data::Dataset& d,
+            const std::vector<HeadInfo>& heads,
+            const std::vector<size_t>& calib, const CalibrationParams& cal,
+            FloatModel* model) {
+  torch::NoGradGuard no_grad;
+  NetImpl& net = *tm.net;
+  net.eval();
+  Folded f = FoldAll(net);
+  *model = FloatModel();
+  model->input_shape = d.item_shape;
+  model->uint8_input = d.feature_type == data::FeatureType::kUint8;
+  model->input_scale_real = tm.input_scale;
+
+  // Calibration.
+  std::vector<std::vector<torch::Tensor>> outs(net.nodes.size());
+  std::vector<torch::Tensor> ins;
+  const size_t kBatch = 256;
+  for (size_t s = 0; s < calib.size(); s += kBatch) {
+    std::vector<size_t> idx(
+        calib.begin() + static_cast<std::ptrdiff_t>(s),
+        calib.begin() +
+            static_cast<std::ptrdiff_t>(std::min(calib.size(), s + kBatch)));
+    torch::Tensor x = InputTensor(d, idx, tm.input_scale);
+    std::vector<torch::Tensor> y = ForwardFolded(net, f, x);
+    if (cal.method == CalibrationMethod::kMinMax) {
+      // Keep only per-batch extremes.
+      ins.push_back(torch::stack({x.min(), x.max()}));
+      for (size_t i = 0; i < y.size(); ++i)
+        outs[i].push_back(torch::stack({y[i].min(), y[i].max()}));
+    } else {
+      ins.push_back(x.flatten());
+      for (size_t i = 0; i < y.size(); ++i) outs[i].push_back(y[i].flatten());
+    }
+  }
+  if (!calib.empty()) model->input = ReduceRange(ins, cal);
+
+  for (size_t i = 0; i < net.nodes.size(); ++i) {
+    const Node& n = net.nodes[i];
+    FloatLayer L;
+    L.name = n.name;
+    L.input = n.input;
+    L.activation = n.relu ? Activation::kRelu : Activation::kNone;
+    switch (n.type) {
+      case NodeType::kConv: {
+        L.kind = LayerKind::kConv2D;
+        torch::Tensor w = f.w[i].permute({0, 2, 3, 1}).contiguous();  // OHWI
+        L.weights = ToVector(w);
+        for (int64_t s : w.sizes())
+          L.weight_shape.push_back(static_cast<int32_t>(s));
+        L.bias = ToVector(f.b[i]);
+        L.conv.pad_top = L.conv.pad_left = L.conv.pad_bottom =
+            L.conv.pad_right = n.pad;
+        L.conv.groups = n.groups;
+        break;
+      }
+      case NodeType::kMaxPool:
+        L.kind = LayerKind::kMaxPool2D;
+        L.pool.filter_h = L.pool.filter_w = 2;
+        L.pool.stride_h = L.pool.stride_w = 2;
+        break;
+      case NodeType::kGap:
+        L.kind = LayerKind::kGlobalAveragePool;
+        break;
+      case NodeType::kLinear: {
+        L.kind = LayerKind::kFullyConnected;
+        torch::Tensor w = f.w[i];
+        const std::vector<int64_t>& in = net.Shape(n.input);
+        bool spatial_input =
+            n.input >= 0 ? in.size() == 3 : d.item_shape.size() == 3;
+        if (spatial_input) {
+          // torch flattens C,H,W; Kiln H,W,C.
+          int64_t N = w.size(0), C = in[0], H = in[1], W = in[2];
+          w = w.view({N, C, H, W}).permute({0, 2, 3, 1}).reshape({N, -1});
+        }
+        L.weights = ToVector(w);
+        L.weight_shape = {static_cast<int32_t>(w.size(0)),
+                          static_cast<int32_t>(w.size(1))};
+        L.bias = ToVector(f.b[i]);
+        break;
+      }
+    }
+    if (!calib.empty()) L.output = ReduceRange(outs[i], cal);
+    model->layers.push_back(std::move(L));
+  }
+  for (size_t h = 0; h < heads.size(); ++h) {
+    FloatHead fh;
+    fh.name = heads[h].name;
+    fh.layer = net.heads[h];
+    fh.labels = heads[h].labels;
+    model->heads.push_back(fh);
+  }
+}
+
+bool CheckInputs(const TrainParams& params, const data::Dataset& d,
+                 const std::vector<data::Split>& splits, std::string* error) {
+  if (d.task != data::Task::kClassification || d.class_names.empty()) {
+    *error = "train: only classification datasets are supported";
+    return false;
+  }
+  if (splits.size() != d.size()) {
+    *error = "train: one split per sample expected";
+    return false;
+  }
+  if (params.model.kind != ModelKind::kMlp && d.item_shape.size() != 3) {
+    *error = "model.kind: cnn/multitask need image samples (HxWxC)";
+    return false;
+  }
+  return true;
+}
+
+// Sets up everything up to (not including) training.
+bool Setup(const TrainParams& params, const data::Dataset& d,
+           const std::vector<data::Split>& splits, std::vector<HeadInfo>* heads,
+           std::shared_ptr<TrainedModel>* tm, std::string* error) {
+  if (!CheckInputs(params, d, splits, error)) return false;
+  if (!ResolveHeads(params, d, heads, error)) return false;
+  torch::set_num_threads(params.training.threads);
+  torch::manual_seed(params.training.seed);
+  auto m = std::make_shared<TrainedModel>();
+  m->input_scale = InputScale(d);
+  if (d.item_shape.size() == 3) {
+    m->chw = {d.item_shape[2], d.item_shape[0], d.item_shape[1]};
+  } else {
+    m->chw = {static_cast<int64_t>(d.item_elements()), 1, 1};
+  }
+  m->net = BuildNet(params, m->chw, *heads);
+  *tm = m;
+  return true;
+}
+
+std::vector<size_t> CalibrationIndices(const TrainParams& params,
+                                       const std::vector<data::Split>& splits) {
+  std::vector<size_t> train = IndicesOf(splits, data::Split::kTrain);
+  std::mt19937_64 rng(params.training.seed ^ 0x6b696c6e63616cULL);
+  std::shuffle(train.begin(), train.end(), rng);
+  if (train.size() > static_cast<size_t>(params.calibration.samples))
+    train.resize(static_cast<size_t>(params.calibration.samples));
+  std::sort(train.begin(), train.end());
+  return train;
+}
+
+void Finish(const TrainParams& params, const data::Dataset& d,
+            const std::vector<data::Split>& splits,
+            const std::vector<HeadInfo>& heads,
+            std::shared_ptr<TrainedModel> tm, TrainResult* result) {
+  Export(*tm, d, heads, CalibrationIndices(params, splits), params.calibration,
+         &result->model);
+  result->params_json = TrainParamsJson(params);
+  result->head_class_of.clear();
+  for (const HeadInfo& h : heads) result->head_class_of.push_back(h.class_of);
+  result->trained = tm;
+}
+
+// Applies augmentation in place to an NCHW batch (network input units).
+void Augment(torch::Tensor& x, const AugmentationParams& a,
+             std::mt19937_64& rng, float full_scale) {
+  int64_t n = x.size(0), h = x.size(2), w = x.size(3);
+  std::uniform_real_distribution<float> u01(0.0f, 1.0f);
+  if (a.hflip) {
+    for (int64_t i = 0; i < n; ++i)
+      if (u01(rng) < 0.5f) x[i] = x[i].flip({2});
+  }
+  if (a.max_shift_pixels > 0) {
+    std::uniform_int_distribution<int> shift(-a.max_shift_pixels,
+                                             a.max_shift_pixels);
+    for (int64_t i = 0; i < n; ++i) {
+      int dy = shift(rng), dx = shift(rng);
+      if (dy == 0 && dx == 0) continue;
+      torch::Tensor src = x[i].clone();
+      torch::Tensor dst = torch::zeros_like(src);
+      int64_t y0 = std::max<int64_t>(0, dy), y1 = std::min<int64_t>(h, h + dy);
+      int64_t x0 = std::max<int64_t>(0, dx), x1 = std::min<int64_t>(w, w + dx);
+      if (y1 > y0 && x1 > x0) {
+        dst.slice(1, y0, y1).slice(2, x0, x1).copy_(
+            src.slice(1, y0 - dy, y1 - dy).slice(2, x0 - dx, x1 - dx));
+      }
+      x[i] = dst;
+    }
+  }
+  if (a.brightness > 0) {
+    std::uniform_real_distribution<float> b(-a.brightness, a.brightness);
+    std::vector<float> f(static_cast<size_t>(n));
+    for (float& v : f) v = 1.0f + b(rng);
+    x.mul_(torch::from_blob(f.data(), {n, 1, 1, 1}, torch::kFloat32).clone());
+  }
+  if (a.noise_std > 0) {
+    std::normal_distribution<float> g(0.0f, a.noise_std);
+    torch::Tensor noise = torch::empty_like(x);
+    float* p = noise.data_ptr<float>();
+    for (int64_t i = 0; i < noise.numel(); ++i) p[i] = g(rng);
+    x.add_(noise);
+  }
+  if (a.brightness > 0 || a.noise_std > 0) x.clamp_(0.0f, full_scale);
+}
+
+// Per-sample loss (before class weights), targets as class ids.
+torch::Tensor SampleLoss(const torch::Tensor& logits,
+                         const torch::Tensor& target, const TrainingParams& t) {
+  int64_t k = logits.size(1);
+  torch::Tensor logp = torch::log_softmax(logits, 1);
+  torch::Tensor q = torch::one_hot(target, k).to(torch::kFloat32);
+  if (t.label_smoothing > 0)
+    q = q * (1.0 - t.label_smoothing) + t.label_smoothing / k;
+  if (t.loss == LossKind::kFocal) {
+    torch::Tensor mod = torch::pow(1.0 - logp.exp(), t.focal_gamma);
+    return -(q * mod * logp).sum(1);
+  }
+  return -(q * logp).sum(1);
+}
+
+struct Batch {
+  torch::Tensor x;
+  std::vector<torch::Tensor> y;  // per head
+};
+
+// Mean loss and mean accuracy over heads on `indices` (eval mode).
+std::pair<double, double> Evaluate(NetImpl& net, const data::Dataset& d,
+                                   const std::vector<size_t>& indices,
+                                   const std::vector<HeadInfo>& heads,
+                                   const std::vector<torch::Tensor>& weights,
+                                   const TrainingParams& t, float scale) {
+  torch::NoGradGuard no_grad;
+  net.eval();
+  double loss = 0, correct = 0;
+  const size_t kBatch = 512;
+  for (size_t s = 0; s < indices.size(); s += kBatch) {
+    std::vector<size_t> idx(
+        indices.begin() + static_cast<std::ptrdiff_t>(s),
+        indices.begin() +
+            static_cast<std::ptrdiff_t>(std::min(indices.size(), s + kBatch)));
+    torch::Tensor x = InputTensor(d, idx, scale);
+    std::vector<torch::Tensor> logits = net.Forward(x);
+    for (size_t h = 0; h < heads.size(); ++h) {
+      std::vector<int64_t> y;
+      for (size_t i : idx)
+        y.push_back(heads[h].class_of[static_cast<size_t>(d.labels[i])]);
+      torch::Tensor yt = torch::tensor(y, torch::kInt64);
+      torch::Tensor l = SampleLoss(logits[h], yt, t) * weights[h].index({yt});
+      loss += l.sum().item<double>();
+      correct += logits[h].argmax(1).eq(yt).sum().item<double>();
+    }
+  }
+  double denom = static_cast<double>(indices.size() * heads.size());
+  return {loss / denom, correct / denom};
+}
+
+}  // namespace
+
+bool BuildUntrainedModel(const TrainParams& params, const data::Dataset& d,
+                         const std::vector<data::Split>& splits,
+                         bool randomize_batchnorm, TrainResult* result,
+                         std::string* error) {
+  std::vector<HeadInfo> heads;
+  std::shared_ptr<TrainedModel> tm;
+  if (!Setup(params, d, splits, &heads, &tm, error)) return false;
+  if (randomize_batchnorm) {
+    torch::NoGradGuard no_grad;
+    for (Node& n : tm->net->nodes) {
+      if (n.type != NodeType::kConv) continue;
+      int64_t c = n.bn->weight.size(0);
+      n.bn->weight.copy_(torch::rand({c}) * 1.5 + 0.25);
+      n.bn->bias.copy_(torch::randn({c}) * 0.5);
+      n.bn->running_mean.copy_(torch::randn({c}) * 0.3);
+      n.bn->running_var.copy_(torch::rand({c}) * 2.0 + 0.1);
+    }
+  }
+  tm->net->eval();
+  *result = TrainResult();
+  Finish(params, d, splits, heads, tm, result);
+  return true;
+}
+
+bool TrainFromParams(const TrainParams& params, const data::Dataset& d,
+                     const std::vector<data::Split>& splits,
+                     TrainResult* result, std::string* error, bool quiet) {
+  std::vector<HeadInfo> heads;
+  std::shared_ptr<TrainedModel> tm;
+  if (!Setup(params, d, splits, &heads, &tm, error)) return false;
+  const TrainingParams& t = params.training;
+  NetImpl& net = *tm->net;
+  std::vector<size_t> train = IndicesOf(splits, data::Split::kTrain);
+  std::vector<size_t> valid = IndicesOf(splits, data::Split::kValid);
+  if (train.empty()) {
+    *error = "train: the train split is empty";
+    return false;
+  }
+  *result = TrainResult();
+  TrainMetrics& metrics = result->metrics;
+  metrics.train_samples = train.size();
+  metrics.valid_samples = valid.size();
+
+  // Class weights per head (on the train split).
+  std::vector<torch::Tensor> weights;
+  for (const HeadInfo& h : heads) {
+    int64_t k = static_cast<int64_t>(h.labels.size());
+    std::vector<float> w(static_cast<size_t>(k), 1.0f);
+    if (t.class_weights == ClassWeights::kBalanced) {
+      std::vector<double> count(static_cast<size_t>(k), 0.0);
+      for (size_t i : train)
+        count[static_cast<size_t>(
+            h.class_of[static_cast<size_t>(d.labels[i])])] += 1;
+      for (int64_t c = 0; c < k; ++c) {
+        double n = count[static_cast<size_t>(c)];
+        w[static_cast<size_t>(c)] =
+            n > 0 ? static_cast<float>(train.size() / (k * n)) : 0.0f;
+      }
+    }
+    weights.push_back(torch::tensor(w));
+  }
+
+  // The whole train split as one tensor (network input units).
+  torch::Tensor train_x = InputTensor(d, train, tm->input_scale);
+  std::vector<torch::Tensor> train_y;
+  for (const HeadInfo& h : heads) {
+    std::vector<int64_t> y;
+    for (size_t i : train)
+      y.push_back(h.class_of[static_cast<size_t>(d.labels[i])]);
+    train_y.push_back(torch::tensor(y, torch::kInt64));
+  }
+  float full_scale = d.feature_type == data::FeatureType::kUint8
+                         ? 255.0f * tm->input_scale
+                         : std::numeric_limits<float>::max();
+  if (d.name == "digits") full_scale = 1.0f;
+
+  torch::optim::AdamW opt(
+      net.parameters(),
+      torch::optim::AdamWOptions(t.lr).weight_decay(t.weight_decay));
+  const int64_t bs = t.batch_size;
+  const int64_t n = static_cast<int64_t>(train.size());
+  const int64_t steps_per_epoch = (n + bs - 1) / bs;
+  const double total_steps = static_cast<double>(steps_per_epoch) * t.epochs;
+  const double warm_steps = t.warmup_epochs * steps_per_epoch;
+  auto lr_at = [&](int64_t step) {
+    double s = static_cast<double>(step);
+    if (s < warm_steps) return t.lr * (s + 1) / warm_steps;
+    double span = std::max(1.0, total_steps - warm_steps);
+    double p = std::min(1.0, (s - warm_steps) / span);
+    return t.lr * 0.5 * (1.0 + std::cos(M_PI * p));
+  };
+
+  std::mt19937_64 rng(t.seed);
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  std::vector<torch::Tensor> best_state;
+  auto snapshot = [&]() {
+    std::vector<torch::Tensor> s;
+    for (auto& p : net.parameters()) s.push_back(p.detach().clone());
+    for (auto& b : net.buffers()) s.push_back(b.detach().clone());
+    return s;
+  };
+  double best_acc = -1;
+  int32_t since_best = 0;
+  int64_t step = 0;
+  auto t_start = std::chrono::steady_clock::now();
+  for (int32_t epoch = 1; epoch <= t.epochs; ++epoch) {
+    auto e_start = std::chrono::steady_clock::now();
+    net.train();
+    std::shuffle(order.begin(), order.end(), rng);
+    torch::Tensor perm = torch::tensor(order, torch::kInt64);
+    double loss_sum = 0;
+    double lr = t.lr;
+    for (int64_t b = 0; b < steps_per_epoch; ++b) {
+      int64_t lo = b * bs, hi = std::min(n, lo + bs);
+      if (hi - lo < 2 && n >= 2) continue;  // BatchNorm needs 2 samples
+      torch::Tensor idx = perm.slice(0, lo, hi);
+      torch::Tensor x = train_x.index_select(0, idx);
+      Augment(x, t.augmentation, rng, full_scale);
+      lr = lr_at(step++);
+      for (auto& g : opt.param_groups())
+        static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+      opt.zero_grad();
+      std::vector<torch::Tensor> logits = net.Forward(x);
+      torch::Tensor loss = torch::zeros({});
+      for (size_t h = 0; h < heads.size(); ++h) {
+        torch::Tensor y = train_y[h].index_select(0, idx);
+        torch::Tensor w = weights[h].index({y});
+        loss = loss + (SampleLoss(logits[h], y, t) * w).sum() /
+                          w.sum().clamp_min(1e-12);
+      }
+      loss.backward();
+      opt.step();
+      loss_sum += loss.item<double>() * static_cast<double>(hi - lo);
+    }
+    EpochMetrics em;
+    em.epoch = epoch;
+    em.train_loss = loss_sum / static_cast<double>(n) / heads.size();
+    em.lr = lr;
+    if (!valid.empty()) {
+      auto vl = Evaluate(net, d, valid, heads, weights, t, tm->input_scale);
+      em.valid_loss = vl.first;
+      em.valid_accuracy = vl.second;
+    } else {
+      em.valid_loss = em.valid_accuracy = std::nan("");
+    }
+    em.seconds = std::chrono::duration<double>(
+                     std::chrono::steady_clock::now() - e_start)
+                     .count();
+    metrics.epochs.push_back(em);
+    // Without valid samples the last epoch is the best.
+    bool better = valid.empty() || em.valid_accuracy > best_acc;
+    if (better) {
+      if (!valid.empty()) best_acc = em.valid_accuracy;
+      metrics.best_epoch = epoch;
+      best_state = snapshot();
+      since_best = 0;
+    } else {
+      ++since_best;
+    }
+    double elapsed = std::chrono::duration<double>(
+                         std::chrono::steady_clock::now() - t_start)
+                         .count();
+    if (!quiet) {
+      double eta = elapsed / epoch * (t.epochs - epoch);
+      std::fprintf(stderr,
+                   "[train] epoch %d/%d  loss %.4f  valid loss %.4f  acc "
+                   "%.4f  lr %.2e  %.1fs  ETA %.0fs\n",
+                   epoch, t.epochs, em.train_loss, em.valid_loss,
+                   em.valid_accuracy, em.lr, em.seconds, eta);
+    }
+    if (t.patience > 0 && since_best >= t.patience && epoch < t.epochs) {
+      metrics.stopped_early = true;
+      if (!quiet)
+        std::fprintf(stderr,
+                     "[train] early stop: no better valid accuracy "
+                     "for %d epochs\n",
+                     t.patience);
+      break;
+    }
+  }
+  metrics.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start)
+          .count();
+  {
+    torch::NoGradGuard no_grad;
+    size_t i = 0;
+    for (auto& p : net.parameters()) p.copy_(best_state[i++]);
+    for (auto& b : net.buffers()) b.copy_(best_state[i++]);
+  }
+  metrics.best_valid_accuracy =
+      valid.empty()
+          ? std::nan("")
+          : metrics.epochs[static_cast<size_t>(metrics.best_epoch - 1)]
+                .valid_accuracy;
+  net.eval();
+  Finish(params, d, splits, heads, tm, result);
+  return true;
+}
+
+bool PredictFloat(const TrainedModel& model, const data::Dataset& d,
+                  const std::vector<size_t>& indices,
+                  std::vector<std::vector<float>>* logits_per_head,
+                  std::string* error) {
+  std::vector<int64_t> chw =
+      d.item_shape.size() == 3
+          ? std::vector<int64_t>{d.item_shape[2], d.item_shape[0],
+                                 d.item_shape[1]}
+          : std::vector<int64_t>{static_cast<int64_t>(d.item_elements()), 1, 1};
+  if (chw != model.chw) {
+    *error = "PredictFloat: the dataset's item shape differs from the model's";
+    return false;
+  }
+  for (size_t i : indices) {
+    if (i >= d.size()) {
+      *error = "PredictFloat: sample index out of range";
+      return false;
+    }
+  }
+  torch::NoGradGuard no_grad;
+  NetImpl& net = *model.net.ptr();
+  net.eval();
+  logits_per_head->assign(net.heads.size(), {});
+  const size_t kBatch = 512;
+  for (size_t s = 0; s < indices.size(); s += kBatch) {
+    std::vector<size_t> idx(
+        indices.begin() + static_cast<std::ptrdiff_t>(s),
+        indices.begin() +
+            static_cast<std::ptrdiff_t>(std::min(indices.size(), s + kBatch)));
+    std::vector<torch::Tensor> logits =
+        net.Forward(InputTensor(d, idx, model.input_scale));
+    for (size_t h = 0; h < logits.size(); ++h) {
+      std::vector<float> v = ToVector(logits[h]);
+      (*logits_per_head)[h].insert((*logits_per_head)[h].end(), v.begin(),
+                                   v.end());
+    }
+  }
+  return true;
+}
+
+}  // namespace train
+}  // namespace kiln
