@@ -2,14 +2,13 @@
 # The main job, from a fresh Debian 12 machine:
 #   1. install what the project needs (scripts/setup.sh)
 #   2. build the release preset (runtime, toolchain, benchmarks)
-#   3. `kiln demo`: build the 4-head block model with the model builder,
-#      write it atomically, load it through the runtime, run 4096 blocks in
-#      one batched call and print decisions, fallback rates and latency
-#   4. `kiln inspect` the written model
+#   3. `kiln build`: train a small CNN on Fashion-MNIST (LibTorch), fold
+#      BatchNorm, calibrate, quantize to INT8, choose the fallback policy on
+#      the valid split, compile out/fashion/model.kiln and evaluate it
+#      through the runtime on the official test set: float vs int8
+#      accuracy, fallback rate, latency (~3-4 min on 2 cores)
+#   4. `kiln inspect` the compiled model
 #   5. the runtime benchmarks (invoke overhead, mlp160, blocknet)
-#
-# Until `kiln train` exists (issue 3) the model's weights are seeded, not
-# trained: this shows the pipeline and its speed, not accuracy.
 #
 # Environment: KILN_JOBS (build parallelism), KILN_OUT (default out/).
 set -euo pipefail
@@ -27,11 +26,12 @@ section "build (preset release)"
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$JOBS" --target kiln kiln_bench_runtime
 
-section "kiln demo"
-build/release/toolchain/kiln demo --out "$OUT/demo"
+section "kiln build toolchain/params/fashion_mnist_cnn.json"
+build/release/toolchain/kiln build toolchain/params/fashion_mnist_cnn.json \
+  --out "$OUT/fashion"
 
-section "kiln inspect $OUT/demo/blocknet.kiln"
-build/release/toolchain/kiln inspect "$OUT/demo/blocknet.kiln" --batch 4096
+section "kiln inspect $OUT/fashion/model.kiln"
+build/release/toolchain/kiln inspect "$OUT/fashion/model.kiln"
 
 section "runtime benchmarks (single thread, medians of 5 repetitions)"
 build/release/bench/kiln_bench_runtime --benchmark_repetitions=5 \

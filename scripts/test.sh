@@ -11,7 +11,8 @@
 #   asan     preset `asan` (ASan + UBSan, leaks on): configure, build, ctest
 #   symbols  scripts/check_runtime_symbols.sh on build/release/runtime/libkiln.a
 #   smoke    the main job's tools on the release build: `kiln demo` (small),
-#            `kiln inspect` text and JSON, and one short benchmark pass
+#            `kiln inspect` text and JSON, one short benchmark pass, and
+#            `kiln build` (train -> int8 -> evaluate) on the digits dataset
 #   fuzz     preset `clang`: build every kiln_fuzz_* target and run each for
 #            KILN_FUZZ_SECONDS on a temp copy of fuzz/corpus/<target>
 #
@@ -123,7 +124,10 @@ step_smoke() {
     failed=$((failed + 1))
   fi
   run "$bin/bench/kiln_bench_runtime" --benchmark_min_time=0.01 || failed=$((failed + 1))
-  count_tests smoke $((5 - failed)) "$failed"
+  # The whole offline pipeline on scikit-learn's digits (a few seconds).
+  run "$bin/toolchain/kiln" build toolchain/params/digits_cnn.json --out "$STATE/digits" --quiet ||
+    failed=$((failed + 1))
+  count_tests smoke $((6 - failed)) "$failed"
   ((failed == 0))
 }
 

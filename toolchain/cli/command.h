@@ -29,6 +29,12 @@ struct Command {
 // Returns the exit code.
 int RunCli(const Args& argv);
 
+// `kiln build` lives with the LibTorch trainer (toolchain/train/
+// build_command.cc) and is linked into the kiln executable only when it is
+// built with LibTorch; elsewhere these stay null and the command is absent.
+extern const char kBuildUsage[] __attribute__((weak));
+int RunBuild(const Args& args) __attribute__((weak));
+
 // Subcommands.
 extern const char kInspectUsage[];
 int RunInspect(const Args& args);

@@ -10,6 +10,10 @@ namespace cli {
 namespace {
 
 const Command kCommands[] = {
+    {"build",
+     "train, quantize, calibrate the fallback, compile and evaluate (params "
+     "file)",
+     kBuildUsage, RunBuild},
     {"inspect", "print what a .kiln model contains, after verifying it",
      kInspectUsage, RunInspect},
     {"demo", "build, load and run the block network end to end", kDemoUsage,
@@ -27,6 +31,7 @@ void PrintHelp(FILE* out) {
           "commands:\n",
           KILN_VERSION_STRING);
   for (const Command& c : kCommands) {
+    if (c.run == nullptr) continue;  // not linked into this binary
     fprintf(out, "  %-10s %s\n", c.name, c.summary);
   }
   fprintf(out,
@@ -56,7 +61,7 @@ int RunCli(const Args& argv) {
     return kExitOk;
   }
   for (const Command& c : kCommands) {
-    if (strcmp(name, c.name) != 0) continue;
+    if (c.run == nullptr || strcmp(name, c.name) != 0) continue;
     const Args args(argv.begin() + 1, argv.end());
     for (const std::string& a : args) {
       if (a == "--help" || a == "-h") {
