@@ -127,7 +127,13 @@ step_smoke() {
   # The whole offline pipeline on scikit-learn's digits (a few seconds).
   run "$bin/toolchain/kiln" build toolchain/params/digits_cnn.json --out "$STATE/digits" --quiet ||
     failed=$((failed + 1))
-  count_tests smoke $((6 - failed)) "$failed"
+  # Same params and seed: a byte-identical model file.
+  if run "$bin/toolchain/kiln" build toolchain/params/digits_cnn.json --out "$STATE/digits2" --quiet &&
+    cmp "$STATE/digits/model.kiln" "$STATE/digits2/model.kiln"; then :; else
+    echo "kiln build is not reproducible: model files differ" >&2
+    failed=$((failed + 1))
+  fi
+  count_tests smoke $((7 - failed)) "$failed"
   ((failed == 0))
 }
 
