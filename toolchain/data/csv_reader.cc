@@ -198,19 +198,33 @@ CsvTokenizer::Status CsvTokenizer::NextRecord(std::vector<std::string>* fields,
   }
 }
 
+namespace {
+
+// The trimmed field without an optional leading '+' (std::from_chars takes
+// a '-' but no '+'); false when that leaves nothing or another sign.
+bool NumberText(std::string_view text, std::string_view* digits) {
+  *digits = Trim(text);
+  if (!digits->empty() && digits->front() == '+') {
+    digits->remove_prefix(1);
+    if (digits->empty() || digits->front() == '-' || digits->front() == '+') {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 bool ParseCsvFloat(std::string_view text, float* value, std::string* why) {
   text = Trim(text);
   if (text.empty()) {
     *why = "is empty";
     return false;
   }
-  std::string_view digits = text;
-  if (digits.front() == '+') {
-    digits.remove_prefix(1);
-    if (digits.empty() || digits.front() == '-' || digits.front() == '+') {
-      *why = "is not a number: " + Quote(text);
-      return false;
-    }
+  std::string_view digits;
+  if (!NumberText(text, &digits)) {
+    *why = "is not a number: " + Quote(text);
+    return false;
   }
   double d = 0.0;
   const char* end = digits.data() + digits.size();
@@ -246,13 +260,10 @@ bool ParseCsvInt(std::string_view text, int64_t min_value, int64_t max_value,
     *why = "is empty";
     return false;
   }
-  std::string_view digits = text;
-  if (digits.front() == '+') {
-    digits.remove_prefix(1);
-    if (digits.empty() || digits.front() == '-' || digits.front() == '+') {
-      *why = "is not an integer: " + Quote(text);
-      return false;
-    }
+  std::string_view digits;
+  if (!NumberText(text, &digits)) {
+    *why = "is not an integer: " + Quote(text);
+    return false;
   }
   int64_t v = 0;
   const char* end = digits.data() + digits.size();

@@ -44,13 +44,14 @@
 #include <string>
 #include <vector>
 
+#include "toolchain/data/split_manifest.h"
+
 namespace kiln {
 namespace train {
 
-struct SplitParams {
-  double train = 0.70, valid = 0.15, test = 0.15;
-  uint64_t seed = 1;
-  bool honour_source_splits = true;
+// The splitter's options (ratios, seed, source splits; same defaults) and
+// where the manifest lives.
+struct SplitParams : data::SplitOptions {
   std::string manifest;  // empty: splits are computed but not saved
 };
 

@@ -40,6 +40,38 @@ struct Node {
   std::vector<int64_t> shape;
 };
 
+// Runs the graph over x (NCHW) and returns every node's output. Pools and
+// GAP are the same in every walk; `weighted(i, in)` computes conv or linear
+// node i (before its ReLU), from the live modules or from folded weights.
+template <typename Weighted>
+std::vector<torch::Tensor> WalkNodes(const std::vector<Node>& nodes,
+                                     const torch::Tensor& x,
+                                     Weighted weighted) {
+  std::vector<torch::Tensor> out;
+  out.reserve(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const Node& n = nodes[i];
+    const torch::Tensor in =
+        n.input < 0 ? x : out[static_cast<size_t>(n.input)];
+    torch::Tensor y;
+    switch (n.type) {
+      case NodeType::kConv:
+      case NodeType::kLinear:
+        y = weighted(i, in);
+        break;
+      case NodeType::kMaxPool:
+        y = torch::max_pool2d(in, {2, 2}, {2, 2});
+        break;
+      case NodeType::kGap:
+        y = in.mean({2, 3});
+        break;
+    }
+    if (n.relu) y = torch::relu(y);
+    out.push_back(y);
+  }
+  return out;
+}
+
 struct NetImpl : torch::nn::Module {
   std::vector<Node> nodes;
   std::vector<int> heads;  // node indices of the logits
@@ -95,29 +127,11 @@ struct NetImpl : torch::nn::Module {
 
   // Outputs of every node (x: NCHW).
   std::vector<torch::Tensor> ForwardAll(const torch::Tensor& x) {
-    std::vector<torch::Tensor> out;
-    out.reserve(nodes.size());
-    for (Node& n : nodes) {
-      torch::Tensor in = n.input < 0 ? x : out[static_cast<size_t>(n.input)];
-      torch::Tensor y;
-      switch (n.type) {
-        case NodeType::kConv:
-          y = n.bn->forward(n.conv->forward(in));
-          break;
-        case NodeType::kMaxPool:
-          y = torch::max_pool2d(in, {2, 2}, {2, 2});
-          break;
-        case NodeType::kGap:
-          y = in.mean({2, 3});
-          break;
-        case NodeType::kLinear:
-          y = n.linear->forward(in.flatten(1));
-          break;
-      }
-      if (n.relu) y = torch::relu(y);
-      out.push_back(y);
-    }
-    return out;
+    return WalkNodes(nodes, x, [this](size_t i, const torch::Tensor& in) {
+      Node& n = nodes[i];
+      return n.type == NodeType::kConv ? n.bn->forward(n.conv->forward(in))
+                                       : n.linear->forward(in.flatten(1));
+    });
   }
   std::vector<torch::Tensor> Forward(const torch::Tensor& x) {
     std::vector<torch::Tensor> all = ForwardAll(x);
@@ -338,29 +352,12 @@ Folded FoldAll(NetImpl& net) {
 // Forward through the folded parameters: what the exported model computes.
 std::vector<torch::Tensor> ForwardFolded(NetImpl& net, const Folded& f,
                                          const torch::Tensor& x) {
-  std::vector<torch::Tensor> out;
-  for (size_t i = 0; i < net.nodes.size(); ++i) {
+  return WalkNodes(net.nodes, x, [&](size_t i, const torch::Tensor& in) {
     const Node& n = net.nodes[i];
-    torch::Tensor in = n.input < 0 ? x : out[static_cast<size_t>(n.input)];
-    torch::Tensor y;
-    switch (n.type) {
-      case NodeType::kConv:
-        y = torch::conv2d(in, f.w[i], f.b[i], 1, n.pad, 1, n.groups);
-        break;
-      case NodeType::kMaxPool:
-        y = torch::max_pool2d(in, {2, 2}, {2, 2});
-        break;
-      case NodeType::kGap:
-        y = in.mean({2, 3});
-        break;
-      case NodeType::kLinear:
-        y = torch::linear(in.flatten(1), f.w[i], f.b[i]);
-        break;
-    }
-    if (n.relu) y = torch::relu(y);
-    out.push_back(y);
-  }
-  return out;
+    return n.type == NodeType::kConv
+               ? torch::conv2d(in, f.w[i], f.b[i], 1, n.pad, 1, n.groups)
+               : torch::linear(in.flatten(1), f.w[i], f.b[i]);
+  });
 }
 
 std::vector<float> ToVector(const torch::Tensor& t) {

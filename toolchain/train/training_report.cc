@@ -15,12 +15,7 @@ namespace train {
 
 bool PrepareSplits(const TrainParams& params, const data::Dataset& dataset,
                    std::vector<data::Split>* splits, std::string* error) {
-  data::SplitOptions options;
-  options.train = params.split.train;
-  options.valid = params.split.valid;
-  options.test = params.split.test;
-  options.seed = params.split.seed;
-  options.honour_source_splits = params.split.honour_source_splits;
+  const data::SplitOptions& options = params.split;
   data::SplitManifest manifest;
   if (!params.split.manifest.empty() &&
       !data::LoadSplitManifest(params.split.manifest, &manifest, error)) {
