@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/toolchain/scratch_dir.h"
 #include "toolchain/serialize.h"
 
 namespace kiln {
@@ -19,37 +20,17 @@ namespace {
 
 class AtomicFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/kiln_atomic_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    chmod(dir_.c_str(), 0755);
-    for (const std::string& name : Entries()) {
-      const std::string path = dir_ + "/" + name;
-      if (rmdir(path.c_str()) != 0) unlink(path.c_str());
-    }
-    rmdir(dir_.c_str());
-  }
-  std::vector<std::string> Entries() const {
-    std::vector<std::string> names;
-    DIR* d = opendir(dir_.c_str());
-    if (d == nullptr) return names;
-    while (const dirent* e = readdir(d)) {
-      const std::string n = e->d_name;
-      if (n != "." && n != "..") names.push_back(n);
-    }
-    closedir(d);
-    return names;
-  }
+  // A test may make the directory read-only; ScratchDir removes it after.
+  void TearDown() override { chmod(dir_.c_str(), 0755); }
+  std::vector<std::string> Entries() const { return scratch_.Entries(); }
   std::vector<uint8_t> Read(const std::string& path) const {
     std::vector<uint8_t> bytes;
     std::string error;
     EXPECT_TRUE(ReadFileBytes(path, &bytes, &error)) << error;
     return bytes;
   }
-  std::string dir_;
+  testing::ScratchDir scratch_;
+  std::string dir_ = scratch_.path();
 };
 
 TEST_F(AtomicFileTest, CreatesAndReplaces) {

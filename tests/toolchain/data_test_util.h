@@ -14,56 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "tests/toolchain/scratch_dir.h"
+
 namespace kiln {
 namespace testing {
-
-class ScratchDir {
- public:
-  ScratchDir() {
-    const char* tmp = getenv("TMPDIR");
-    std::string pattern =
-        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
-        "/kiln_data_test_XXXXXX";
-    std::vector<char> buffer(pattern.begin(), pattern.end());
-    buffer.push_back('\0');
-    if (mkdtemp(buffer.data()) == nullptr) {
-      ADD_FAILURE() << "mkdtemp failed";
-      return;
-    }
-    path_ = buffer.data();
-  }
-  ~ScratchDir() {
-    if (!path_.empty()) {
-      nftw(path_.c_str(), &RemoveOne, 16, FTW_DEPTH | FTW_PHYS);
-    }
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::string Path(const std::string& name) const { return path_ + "/" + name; }
-
-  // Creates (a chain of) sub-directories.
-  std::string MakeDir(const std::string& name) const {
-    std::string full = path_;
-    size_t start = 0;
-    while (start <= name.size()) {
-      size_t slash = name.find('/', start);
-      if (slash == std::string::npos) slash = name.size();
-      full += "/" + name.substr(start, slash - start);
-      mkdir(full.c_str(), 0755);
-      start = slash + 1;
-    }
-    return full;
-  }
-
- private:
-  static int RemoveOne(const char* path, const struct stat*, int, struct FTW*) {
-    remove(path);
-    return 0;
-  }
-  std::string path_;
-};
 
 inline void WriteBytes(const std::string& path, const std::string& bytes) {
   FILE* f = fopen(path.c_str(), "wb");

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/toolchain/scratch_dir.h"
 #include "toolchain/atomic_file.h"
 #include "toolchain/data/content_hash.h"
 #include "toolchain/serialize.h"
@@ -82,29 +83,7 @@ size_t Sum(const size_t counts[3]) { return counts[0] + counts[1] + counts[2]; }
 
 class SplitManifestTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/kiln_split_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    for (const std::string& name : Entries()) {
-      unlink((dir_ + "/" + name).c_str());
-    }
-    rmdir(dir_.c_str());
-  }
-  std::vector<std::string> Entries() const {
-    std::vector<std::string> names;
-    DIR* d = opendir(dir_.c_str());
-    if (d == nullptr) return names;
-    while (const dirent* e = readdir(d)) {
-      const std::string n = e->d_name;
-      if (n != "." && n != "..") names.push_back(n);
-    }
-    closedir(d);
-    std::sort(names.begin(), names.end());
-    return names;
-  }
+  std::vector<std::string> Entries() const { return scratch_.Entries(); }
   std::string ReadText(const std::string& path) const {
     std::vector<uint8_t> bytes;
     std::string error;
@@ -119,7 +98,8 @@ class SplitManifestTest : public ::testing::Test {
         << error;
     return path;
   }
-  std::string dir_;
+  testing::ScratchDir scratch_;
+  std::string dir_ = scratch_.path();
 };
 
 TEST(SplitRatiosTest, Validated) {
