@@ -293,15 +293,34 @@ bool ParseTrainParams(const std::string& json_text, TrainParams* params,
     ObjectReader r(*v, "calibration", error);
     r.Enum<CalibrationMethod>("method", &p.calibration.method,
                               {{"minmax", CalibrationMethod::kMinMax},
-                               {"percentile", CalibrationMethod::kPercentile}});
+                               {"percentile", CalibrationMethod::kPercentile},
+                               {"kl", CalibrationMethod::kKl}});
     r.Double("percentile", &p.calibration.percentile, 50, 100);
     if (r.ok() && p.calibration.percentile <= 50) {
       r.Fail("calibration.percentile", "must be in (50, 100]");
     }
     r.Int("samples", &p.calibration.samples, 1, 1 << 24);
+    r.Int("bins", &p.calibration.bins, 128, 1 << 16);
     r.Finish();
     if (!r.ok()) return false;
   }
+  if (const json* v = top.Get("distillation")) {
+    ObjectReader r(*v, "distillation", error);
+    r.String("teacher", &p.distillation.teacher);
+    r.Double("alpha", &p.distillation.alpha, 0, 1);
+    r.Double("temperature", &p.distillation.temperature, 0.01, 100);
+    r.Finish();
+    if (!r.ok()) return false;
+  }
+  if (const json* v = top.Get("qat")) {
+    ObjectReader r(*v, "qat", error);
+    r.Int("epochs", &p.qat.epochs, 0, 100000);
+    r.Double("lr", &p.qat.lr, 0, 10);
+    r.Int("batch_size", &p.qat.batch_size, 1, 1 << 20);
+    r.Finish();
+    if (!r.ok()) return false;
+  }
+  top.String("relabels", &p.relabels);
   top.Finish();
   if (!top.ok()) return false;
   *params = p;
@@ -370,12 +389,19 @@ std::string TrainParamsJson(const TrainParams& p) {
         {"max_shift_pixels", t.augmentation.max_shift_pixels},
         {"brightness", t.augmentation.brightness},
         {"noise_std", t.augmentation.noise_std}}}};
+  static const char* kMethods[] = {"minmax", "percentile", "kl"};
   j["calibration"] = {
-      {"method", p.calibration.method == CalibrationMethod::kPercentile
-                     ? "percentile"
-                     : "minmax"},
+      {"method", kMethods[static_cast<int>(p.calibration.method)]},
       {"percentile", p.calibration.percentile},
-      {"samples", p.calibration.samples}};
+      {"samples", p.calibration.samples},
+      {"bins", p.calibration.bins}};
+  j["distillation"] = {{"teacher", p.distillation.teacher},
+                       {"alpha", p.distillation.alpha},
+                       {"temperature", p.distillation.temperature}};
+  j["qat"] = {{"epochs", p.qat.epochs},
+              {"lr", p.qat.lr},
+              {"batch_size", p.qat.batch_size}};
+  j["relabels"] = p.relabels;
   return j.dump(2);
 }
 

@@ -27,8 +27,18 @@
 //                  "seed": 1, "threads": 2,
 //                  "augmentation": {"hflip": false, "max_shift_pixels": 0,
 //                                   "brightness": 0.0, "noise_std": 0.0}},
-//     "calibration": {"method": "minmax", // | "percentile"
-//                     "percentile": 99.99, "samples": 512}
+//     "calibration": {"method": "minmax", // | "percentile" | "kl"
+//                     "percentile": 99.99, "samples": 512,
+//                     "bins": 2048},          // kl histogram bins
+//     "distillation": {"teacher": "teacher.json",  // params of the
+//                      "alpha": 0.5,       // teacher, trained first ("" =
+//                      "temperature": 4.0},// off); loss = alpha * T^2 *
+//                                          // KL(teacher_T || student_T) +
+//                                          // (1 - alpha) * task loss
+//     "qat": {"epochs": 0,                 // quantization-aware fine-
+//             "lr": 0.0001,                // tuning after calibration
+//             "batch_size": 128},          // (0 = post-training only)
+//     "relabels": "relabels.csv"           // label fixes by content hash
 //   }
 //
 // Every key is optional; the defaults are the values of the structs below.
@@ -102,12 +112,31 @@ struct TrainingParams {
   AugmentationParams augmentation;
 };
 
-enum class CalibrationMethod { kMinMax, kPercentile };
+enum class CalibrationMethod { kMinMax, kPercentile, kKl };
 
 struct CalibrationParams {
   CalibrationMethod method = CalibrationMethod::kMinMax;
   double percentile = 99.99;  // of each end, in (50, 100]
   int32_t samples = 512;      // from the train split
+  int32_t bins = 2048;        // kl: histogram bins over [min, max]
+};
+
+// Teacher -> student distillation. The teacher is trained first, in the same
+// process, from its own params file (path relative to the working
+// directory); it must use the same dataset and heads.
+struct DistillationParams {
+  std::string teacher;  // empty: no distillation
+  double alpha = 0.5;   // weight of the soft (teacher) loss, in [0, 1]
+  double temperature = 4.0;
+};
+
+// Quantization-aware fine-tuning: after calibration the activation ranges
+// are frozen and the folded weights are trained through fake quantization
+// that reproduces the runtime's integer arithmetic.
+struct QatParams {
+  int32_t epochs = 0;  // 0: post-training quantization only
+  double lr = 1e-4;
+  int32_t batch_size = 128;
 };
 
 struct TrainParams {
@@ -116,6 +145,11 @@ struct TrainParams {
   ModelParams model;
   TrainingParams training;
   CalibrationParams calibration;
+  DistillationParams distillation;
+  QatParams qat;
+  // CSV of label fixes keyed by sample content hash (data/relabels.h),
+  // applied before the splits; "" = none.
+  std::string relabels;
 };
 
 // Parses params JSON text. Missing keys keep their defaults. False and

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,7 +46,8 @@ struct TrainMetrics {
   int32_t best_epoch = 0;  // whose weights were kept (1-based)
   double best_valid_accuracy = 0;
   bool stopped_early = false;
-  double seconds = 0;  // training only
+  bool stopped_by_hook = false;  // TrainHooks::on_epoch said stop
+  double seconds = 0;            // training only
   size_t train_samples = 0, valid_samples = 0;
 };
 
@@ -68,6 +70,14 @@ struct TrainResult {
 bool PrepareSplits(const TrainParams& params, const data::Dataset& dataset,
                    std::vector<data::Split>* splits, std::string* error);
 
+// Observers of a training run.
+struct TrainHooks {
+  // Called after every epoch's validation; returning false stops training
+  // there (the best epoch so far is kept and exported, as with early
+  // stopping). Hyperparameter search prunes bad trials with it.
+  std::function<bool(const EpochMetrics&)> on_epoch;
+};
+
 // Trains on the kTrain samples, early-stops on the kValid ones, calibrates
 // on up to params.calibration.samples kTrain samples and exports. Progress
 // (one line per epoch, with an ETA) goes to stderr unless quiet.
@@ -75,7 +85,7 @@ bool PrepareSplits(const TrainParams& params, const data::Dataset& dataset,
 bool TrainFromParams(const TrainParams& params, const data::Dataset& dataset,
                      const std::vector<data::Split>& splits,
                      TrainResult* result, std::string* error,
-                     bool quiet = false);
+                     bool quiet = false, const TrainHooks* hooks = nullptr);
 
 // The network params.model describes with its initial weights (seeded by
 // params.training.seed) and, if randomize_batchnorm, random BatchNorm
