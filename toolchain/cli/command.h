@@ -34,6 +34,9 @@ int RunCli(const Args& argv);
 // built with LibTorch; elsewhere these stay null and the command is absent.
 extern const char kBuildUsage[] __attribute__((weak));
 int RunBuild(const Args& args) __attribute__((weak));
+// `kiln search` (toolchain/train/search_command.cc), likewise.
+extern const char kSearchUsage[] __attribute__((weak));
+int RunSearch(const Args& args) __attribute__((weak));
 
 // Subcommands.
 extern const char kInspectUsage[];

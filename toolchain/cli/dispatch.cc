@@ -14,6 +14,10 @@ const Command kCommands[] = {
      "train, quantize, calibrate the fallback, compile and evaluate (params "
      "file)",
      kBuildUsage, RunBuild},
+    {"search",
+     "hyperparameter search over a search-space file (random or TPE), "
+     "writes the best params",
+     kSearchUsage, RunSearch},
     {"inspect", "print what a .kiln model contains, after verifying it",
      kInspectUsage, RunInspect},
     {"demo", "build, load and run the block network end to end", kDemoUsage,
