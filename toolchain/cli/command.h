@@ -14,6 +14,9 @@ namespace cli {
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;  // the work failed (bad model, I/O, ...)
 constexpr int kExitUsage = 2;    // the command line was wrong
+// `kiln compare`: the work succeeded and found B worse than A beyond the
+// given limits (accuracy, coverage or latency).
+constexpr int kExitRegression = 3;
 
 // The arguments after the subcommand name.
 using Args = std::vector<std::string>;
@@ -45,6 +48,12 @@ extern const char kDemoUsage[];
 int RunDemo(const Args& args);
 extern const char kDataUsage[];
 int RunData(const Args& args);
+extern const char kEvalUsage[];
+int RunEval(const Args& args);
+extern const char kCompareUsage[];
+int RunCompare(const Args& args);
+extern const char kReviewUsage[];
+int RunReview(const Args& args);
 
 }  // namespace cli
 }  // namespace kiln

@@ -1,5 +1,5 @@
 // kiln data SPEC [--manifest FILE] [--seed N] [--ratios T,V,E]
-//                [--no-source-splits] [--json]
+//                [--relabels CSV] [--no-source-splits] [--json]
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +13,7 @@
 #include "toolchain/cli/number_format.h"
 #include "toolchain/data/content_hash.h"
 #include "toolchain/data/dataset.h"
+#include "toolchain/data/relabels.h"
 #include "toolchain/data/sources.h"
 #include "toolchain/data/split_manifest.h"
 
@@ -21,7 +22,7 @@ namespace cli {
 
 const char kDataUsage[] =
     "usage: kiln data SPEC [--manifest FILE] [--seed N] [--ratios T,V,E]\n"
-    "                 [--no-source-splits] [--json]\n"
+    "                 [--relabels CSV] [--no-source-splits] [--json]\n"
     "\n"
     "Opens the dataset SPEC, assigns every sample a train/valid/test split by\n"
     "its content hash and prints what it found: the item shape and type, the\n"
@@ -47,11 +48,18 @@ const char kDataUsage[] =
     "ratios it was made with; passing others is an error (start a new\n"
     "manifest to change them).\n"
     "\n"
+    "With --relabels the label fixes in CSV (columns hash and label, e.g.\n"
+    "the relabels.csv 'kiln review' writes, filled in) are applied first, so\n"
+    "the dataset hash and the per-class counts are those of the fixed data.\n"
+    "Splits are keyed by content, not label: a relabelled sample keeps its\n"
+    "split.\n"
+    "\n"
     "options:\n"
     "  --manifest FILE     load, extend and save the split manifest FILE\n"
     "  --seed N            seed of the split assignment (default 1)\n"
     "  --ratios T,V,E      train, valid and test fractions, summing to 1\n"
     "                      (default 0.7,0.15,0.15)\n"
+    "  --relabels CSV      apply the label fixes in CSV (by content hash)\n"
     "  --no-source-splits  ignore the splits the source prescribes and\n"
     "                      assign new samples by hash alone\n"
     "  --json              print JSON instead of text\n"
@@ -67,6 +75,7 @@ constexpr data::Split kSplits[] = {data::Split::kTrain, data::Split::kValid,
 struct DataArgs {
   std::string spec;
   std::string manifest;
+  std::string relabels;
   data::SplitOptions options;
   bool seed_given = false;
   bool ratios_given = false;
@@ -146,6 +155,10 @@ int ParseArgs(const Args& args, DataArgs* out) {
       if (!OptionValue(args, &i, "--manifest", &value, &code)) return code;
       if (value.empty()) return UsageError("--manifest needs a file name");
       out->manifest = value;
+    } else if (IsOption(a, "--relabels")) {
+      if (!OptionValue(args, &i, "--relabels", &value, &code)) return code;
+      if (value.empty()) return UsageError("--relabels needs a file name");
+      out->relabels = value;
     } else if (IsOption(a, "--seed")) {
       if (!OptionValue(args, &i, "--seed", &value, &code)) return code;
       if (!data::ParseSplitSeed(value, &out->options.seed)) {
@@ -207,6 +220,7 @@ struct Report {
   size_t manifest_entries_before = 0;
   bool manifest_existed = false;
   data::SplitStats stats;
+  data::RelabelStats relabels;  // when args->relabels is set
   // Classification: per_class[class][split] sample counts.
   std::vector<std::vector<size_t>> per_class;
 };
@@ -225,6 +239,17 @@ void PrintText(const Report& r, FILE* out) {
   fprintf(out, "item        %s %s\n", ShapeText(d.item_shape).c_str(),
           TypeName(d.feature_type));
   fprintf(out, "hash        %s\n", r.dataset_hash.c_str());
+  if (!r.args->relabels.empty()) {
+    const data::RelabelStats& x = r.relabels;
+    fprintf(out, "relabels    %s: %s, %s changed", r.args->relabels.c_str(),
+            Count(x.fixes, "fix", "fixes").c_str(),
+            Count(x.changed_samples, "sample", "samples").c_str());
+    if (x.unknown_hashes != 0) {
+      fprintf(out, ", %s not in the dataset",
+              Count(x.unknown_hashes, "hash", "hashes").c_str());
+    }
+    fprintf(out, "\n");
+  }
   fprintf(out, "split rule  %s%s, source splits %s\n",
           RuleText(m.seed, m.train, m.valid, m.test).c_str(),
           r.manifest_existed ? " (from the manifest)" : "",
@@ -325,6 +350,22 @@ void PrintJson(const Report& r, FILE* out) {
   j.Key("from_manifest").Bool(r.manifest_existed);
   j.EndObject();
 
+  j.Key("relabels");
+  if (r.args->relabels.empty()) {
+    j.Null();
+  } else {
+    const data::RelabelStats& x = r.relabels;
+    j.BeginObject();
+    j.Key("path").String(r.args->relabels);
+    j.Key("rows").Uint(x.rows);
+    j.Key("fixes").Uint(x.fixes);
+    j.Key("applied").Uint(x.applied);
+    j.Key("unknown_hashes").Uint(x.unknown_hashes);
+    j.Key("matched_samples").Uint(x.matched_samples);
+    j.Key("changed_samples").Uint(x.changed_samples);
+    j.EndObject();
+  }
+
   j.Key("manifest");
   if (r.args->manifest.empty()) {
     j.Null();
@@ -402,6 +443,28 @@ int RunData(const Args& args) {
   std::vector<std::string> hashes;
   if (!data::ContentHashes(dataset, &hashes, &error)) return Failure(error);
   report.dataset = &dataset;
+  // Label fixes change labels only: the content hashes (and so the splits)
+  // stay, the dataset hash and the class counts follow the fixed labels.
+  if (!opts.relabels.empty()) {
+    data::RelabelTable table;
+    if (dataset.task != data::Task::kClassification) {
+      return Failure(opts.relabels + ": dataset '" + dataset.name +
+                     "' is a regression dataset: there are no labels to fix");
+    }
+    if (!data::LoadRelabels(opts.relabels, dataset.class_names, &table,
+                            &error) ||
+        !data::ApplyRelabelTable(table, hashes, &dataset, &report.relabels,
+                                 &error)) {
+      return Failure(error);
+    }
+    if (report.relabels.unknown_hashes != 0) {
+      fprintf(
+          stderr, "kiln data: warning: %s: %s no sample of this dataset has\n",
+          opts.relabels.c_str(),
+          Count(report.relabels.unknown_hashes, "fixed hash", "fixed hashes")
+              .c_str());
+    }
+  }
   report.dataset_hash = data::DatasetHash(dataset, hashes);
 
   std::vector<data::Split> splits;

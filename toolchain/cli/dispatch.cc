@@ -24,6 +24,16 @@ const Command kCommands[] = {
      RunDemo},
     {"data", "open a dataset, assign persistent train/valid/test splits",
      kDataUsage, RunData},
+    {"eval",
+     "evaluate a .kiln model on its dataset through the runtime: accuracy, "
+     "coverage, confusion, latency",
+     kEvalUsage, RunEval},
+    {"compare",
+     "evaluate two models on the same items side by side; exit 3 on a "
+     "regression",
+     kCompareUsage, RunCompare},
+    {"review", "review a model's mistakes and suspect labels on its dataset",
+     kReviewUsage, RunReview},
 };
 
 void PrintHelp(FILE* out) {

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -20,13 +22,15 @@
 #include "toolchain/train/params.h"
 #include "toolchain/train/quantize_model.h"
 #include "toolchain/train/trainer.h"
+#include "toolchain/train/training_data.h"
+#include "toolchain/version.h"
 
 namespace kiln {
 namespace cli {
 
 const char kBuildUsage[] =
     "usage: kiln build PARAMS.json --out DIR [--target P] [--max-k K]\n"
-    "                  [--quiet]\n"
+    "                  [--json] [--quiet]\n"
     "\n"
     "Trains the model PARAMS.json declares (dataset, splits, model,\n"
     "training, calibration; see toolchain/train/params.h), quantizes it to\n"
@@ -34,11 +38,17 @@ const char kBuildUsage[] =
     "the top-k of accepted items holds the answer for >= P of them (default\n"
     "0.99, k <= K, default 3), compiles DIR/model.kiln and evaluates it\n"
     "through the runtime on the test split. Writes DIR/report.md,\n"
-    "DIR/metrics.json, DIR/training_curve.svg and DIR/coverage_<head>.svg.\n";
+    "DIR/metrics.json, DIR/training_curve.svg, DIR/coverage_<head>.svg and\n"
+    "DIR/summary.json (what --json prints on stdout instead of the text\n"
+    "summary). Progress goes to stderr unless --quiet.\n";
 
 namespace {
 
 using data::Split;
+
+nlohmann::json JsonNumber(double v) {
+  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+}
 
 int Fail(const std::string& message) {
   fprintf(stderr, "kiln build: %s\n", message.c_str());
@@ -98,6 +108,7 @@ train::QuantizeOptions MetadataFor(const train::TrainParams& params,
   q.params_json = trained.params_json;
   q.training_data_hash = dataset_hash;
   q.created_by = "kiln build";
+  q.toolchain_commit = ToolchainCommit();
   // Only reproducible facts: wall-clock times go to metrics.json, never into
   // the model, so the same params and seed give a byte-identical file.
   q.metrics["float_valid_accuracy"] = trained.metrics.best_valid_accuracy;
@@ -111,7 +122,7 @@ int RunBuild(const Args& args) {
   std::string params_path, out_dir;
   train::FallbackOptions fallback;
   fallback.max_k = 3;
-  bool quiet = false;
+  bool quiet = false, json = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     const bool has_value = i + 1 < args.size();
@@ -129,6 +140,8 @@ int RunBuild(const Args& args) {
       fallback.max_k = static_cast<int32_t>(k);
     } else if (a == "--quiet") {
       quiet = true;
+    } else if (a == "--json") {
+      json = true;
     } else if (!a.empty() && a[0] != '-' && params_path.empty()) {
       params_path = a;
     } else {
@@ -143,7 +156,9 @@ int RunBuild(const Args& args) {
   train::TrainParams params;
   if (!train::LoadTrainParams(params_path, &params, &error)) return Fail(error);
   data::Dataset dataset;
-  if (!data::OpenDataset(params.dataset, &dataset, &error)) return Fail(error);
+  if (!train::OpenTrainingDataset(params, &dataset, quiet, &error)) {
+    return Fail(error);
+  }
   std::error_code fs_error;
   for (const std::filesystem::path& dir :
        {std::filesystem::path(out_dir),
@@ -260,6 +275,58 @@ int RunBuild(const Args& args) {
       !train::WriteTrainingCurveSvg(out_dir + "/training_curve.svg",
                                     trained.metrics, &error)) {
     return Fail(error);
+  }
+
+  // 6. Summary: human text or JSON on stdout, and DIR/summary.json always.
+  nlohmann::json summary;
+  summary["model"] = {{"path", model_path},
+                      {"bytes", bytes.size()},
+                      {"toolchain_commit", qopt.toolchain_commit},
+                      {"dataset_hash", dataset_hash}};
+  summary["splits"] = {{"train", IndicesOf(splits, Split::kTrain).size()},
+                       {"valid", valid.size()},
+                       {"test", test.size()}};
+  summary["training"] = {
+      {"epochs", trained.metrics.epochs.size()},
+      {"seconds", trained.metrics.seconds},
+      {"best_valid_accuracy", JsonNumber(trained.metrics.best_valid_accuracy)}};
+  summary["fallback_target"] = fallback.target;
+  nlohmann::json heads = nlohmann::json::array();
+  for (size_t h = 0; h < eval.heads.size(); ++h) {
+    const train::HeadEval& e = eval.heads[h];
+    const train::HeadCalibration& c = calibrations[h];
+    heads.push_back({{"name", e.name},
+                     {"float_top1", float_top1[h]},
+                     {"int8_top1", e.top1},
+                     {"int8_top2", e.top2},
+                     {"int8_top5", e.top5},
+                     {"float_int8_agreement", e.float_agreement},
+                     {"policy",
+                      {{"top_k", c.policy.top_k},
+                       {"threshold", c.policy.threshold_real},
+                       {"valid_coverage", c.coverage},
+                       {"valid_accepted_topk", c.accuracy},
+                       {"target_met_on_valid", c.target_met}}},
+                     {"test_fallback_rate", 1.0 - e.coverage},
+                     {"test_accepted_topk", e.accepted_topk},
+                     {"test_target_met",
+                      e.accepted == 0 || e.accepted_topk >= fallback.target}});
+  }
+  summary["heads"] = heads;
+  summary["latency_us"] = {{"batched_per_item", eval.batched_us_per_item},
+                           {"batch", eval.batch},
+                           {"batch1", eval.batch1_us}};
+  summary["report"] = out_dir + "/report.md";
+  const std::string summary_text = summary.dump(2) + "\n";
+  if (!WriteFileAtomic(
+          out_dir + "/summary.json",
+          std::vector<uint8_t>(summary_text.begin(), summary_text.end()),
+          &error)) {
+    return Fail(error);
+  }
+  if (json) {
+    fputs(summary_text.c_str(), stdout);
+    return kExitOk;
   }
 
   printf("model       %s (%zu bytes), dataset hash %.16s...\n",

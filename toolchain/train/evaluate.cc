@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <nlohmann/json.hpp>
 
 #include "toolchain/atomic_file.h"
 #include "toolchain/train/quantize_model.h"
@@ -68,6 +70,109 @@ const char* KindName(ConfidenceKind kind) {
 
 }  // namespace
 
+uint64_t LatencyWork(size_t count, size_t models, const EvalOptions& options) {
+  const uint64_t repeats = static_cast<uint64_t>(std::max(options.repeats, 1));
+  // A warm-up pass, then per repeat a batched pass and the single items.
+  return uint64_t{models} *
+         (count +
+          repeats * (uint64_t{count} + std::min(options.batch1_items, count)));
+}
+
+uint64_t EvalWork(size_t count, const EvalOptions& options) {
+  return count + (options.measure_latency ? LatencyWork(count, 1, options) : 0);
+}
+
+namespace {
+
+// The timing loops of MeasureLatency over loaded runners; `done` is where
+// the progress count starts and `total` where it ends.
+void TimeRunners(const std::vector<KilnRunner*>& runners, const void* items,
+                 size_t count, size_t batch, const EvalOptions& options,
+                 uint64_t done, uint64_t total, std::vector<Latency>* out) {
+  const size_t models = runners.size();
+  const int32_t repeats = std::max(options.repeats, 1);
+  const size_t item_bytes = runners[0]->input_info().item_bytes;
+  int32_t max_heads = 1;
+  for (KilnRunner* r : runners) max_heads = std::max(max_heads, r->num_heads());
+  std::vector<kiln_decision> dec(batch * static_cast<size_t>(max_heads));
+  const uint8_t* base = static_cast<const uint8_t*>(items);
+  std::vector<std::vector<double>> per_item(models), single(models);
+  const size_t n1 = std::min(options.batch1_items, count);
+  auto report = [&](uint64_t n) {
+    done += n;
+    if (options.progress) options.progress(done, total);
+  };
+  // Model m's turn in round `round`: the order flips every round so that
+  // neither model always runs right after the other.
+  auto model_at = [models](size_t round, size_t j) {
+    return round % 2 == 0 ? j : models - 1 - j;
+  };
+  auto invoke = [&](size_t m, size_t first, size_t n) {
+    const void* in[1] = {base + first * item_bytes};
+    kiln_invoke(runners[m]->context(), n, in, nullptr, dec.data());
+  };
+  // Warm-up: caches, branch predictors, the arena's first touch.
+  for (size_t m = 0; m < models; ++m) {
+    for (size_t start = 0; start < count; start += batch) {
+      invoke(m, start, std::min(batch, count - start));
+    }
+    report(count);
+  }
+  size_t round = 0;
+  for (int32_t r = 0; r < repeats; ++r) {
+    for (size_t start = 0; start < count; start += batch, ++round) {
+      const size_t n = std::min(batch, count - start);
+      for (size_t j = 0; j < models; ++j) {
+        const size_t m = model_at(round, j);
+        const auto t0 = std::chrono::steady_clock::now();
+        invoke(m, start, n);
+        const auto t1 = std::chrono::steady_clock::now();
+        per_item[m].push_back(1e6 * Seconds(t0, t1) / double(n));
+      }
+    }
+    report(models * count);
+    for (size_t i = 0; i < n1; ++i, ++round) {
+      for (size_t j = 0; j < models; ++j) {
+        const size_t m = model_at(round, j);
+        const auto t0 = std::chrono::steady_clock::now();
+        invoke(m, i, 1);
+        const auto t1 = std::chrono::steady_clock::now();
+        single[m].push_back(1e6 * Seconds(t0, t1));
+      }
+      if ((i + 1) % 64 == 0 || i + 1 == n1) report(models * ((i % 64) + 1));
+    }
+  }
+  out->assign(models, Latency());
+  for (size_t m = 0; m < models; ++m) {
+    (*out)[m].batched_us_per_item = Median(per_item[m]);
+    (*out)[m].batch1_us = Median(single[m]);
+  }
+}
+
+}  // namespace
+
+bool MeasureLatency(const std::vector<const std::vector<uint8_t>*>& models,
+                    const void* items, size_t count, const EvalOptions& options,
+                    std::vector<Latency>* latencies, std::string* error) {
+  latencies->clear();
+  if (count == 0) return Fail(error, "no items to time");
+  if (models.empty()) return Fail(error, "no models to time");
+  const size_t batch = std::max<size_t>(1, std::min(options.batch, count));
+  std::vector<KilnRunner> runners(models.size());
+  std::vector<KilnRunner*> pointers;
+  for (size_t m = 0; m < models.size(); ++m) {
+    if (!runners[m].Load(*models[m], batch, error)) return false;
+    if (runners[m].input_info().item_bytes !=
+        runners[0].input_info().item_bytes) {
+      return Fail(error, "the models' inputs differ in size");
+    }
+    pointers.push_back(&runners[m]);
+  }
+  TimeRunners(pointers, items, count, batch, options, 0,
+              LatencyWork(count, models.size(), options), latencies);
+  return true;
+}
+
 bool EvaluateItems(const std::vector<uint8_t>& kiln_bytes, const void* items,
                    size_t count,
                    const std::vector<std::vector<int32_t>>& labels,
@@ -86,10 +191,35 @@ bool EvaluateItems(const std::vector<uint8_t>& kiln_bytes, const void* items,
   }
   const kiln_tensor_info in_info = runner.input_info();
   const size_t item_bytes = in_info.item_bytes;
+  const uint64_t total_work = EvalWork(count, options);
 
-  std::vector<std::vector<uint8_t>> outputs;
-  std::vector<kiln_decision> decisions;
-  if (!runner.Run(items, count, &outputs, &decisions, error)) return false;
+  // The accuracy pass, in chunks so that progress can be reported.
+  std::vector<std::vector<uint8_t>> outputs(runner.num_outputs());
+  for (int32_t j = 0; j < runner.num_outputs(); ++j) {
+    outputs[j].assign(runner.output_info(j).item_bytes * count, 0);
+  }
+  std::vector<kiln_decision> decisions(count * size_t(std::max(num_heads, 0)));
+  {
+    const uint8_t* base = static_cast<const uint8_t*>(items);
+    const size_t chunk = std::max<size_t>(batch, 1024);
+    std::vector<void*> out_ptrs(outputs.size());
+    for (size_t start = 0; start < count; start += chunk) {
+      const size_t n = std::min(chunk, count - start);
+      for (size_t j = 0; j < outputs.size(); ++j) {
+        out_ptrs[j] = outputs[j].data() +
+                      start * runner.output_info(int32_t(j)).item_bytes;
+      }
+      const void* in[1] = {base + start * item_bytes};
+      const kiln_status status = kiln_invoke(
+          runner.context(), n, in, out_ptrs.empty() ? nullptr : out_ptrs.data(),
+          decisions.empty() ? nullptr : decisions.data() + start * num_heads);
+      if (status != KILN_OK) {
+        return Fail(error,
+                    std::string("kiln_invoke: ") + kiln_status_string(status));
+      }
+      if (options.progress) options.progress(start + n, total_work);
+    }
+  }
 
   // Float reference, when given.
   std::vector<std::vector<int32_t>> float_top1(num_heads);
@@ -152,7 +282,9 @@ bool EvaluateItems(const std::vector<uint8_t>& kiln_bytes, const void* items,
     e.threshold_real = hi.threshold_real;
     e.items = count;
     e.confusion.assign(classes, std::vector<int64_t>(classes, 0));
-    size_t top1 = 0, top2 = 0, top5 = 0, agree = 0;
+    const int32_t max_k = std::min<int32_t>(5, classes);
+    std::vector<size_t> hits(static_cast<size_t>(max_k), 0);
+    size_t agree = 0;
     size_t acc_top1 = 0, acc_topk = 0, fb_top1 = 0, fb_topk = 0;
     const int8_t* logits =
         reinterpret_cast<const int8_t*>(outputs[hi.output_index].data());
@@ -164,15 +296,13 @@ bool EvaluateItems(const std::vector<uint8_t>& kiln_bytes, const void* items,
       }
       const std::vector<int32_t> rank =
           Ranking(logits + i * size_t(classes), classes);
-      auto in_top = [&](int32_t k) {
-        for (int32_t j = 0; j < std::min(k, classes); ++j) {
-          if (rank[j] == label) return true;
+      // The label's place in the ranking counts for every k past it.
+      for (int32_t j = 0; j < max_k; ++j) {
+        if (rank[j] == label) {
+          for (int32_t k = j; k < max_k; ++k) ++hits[k];
+          break;
         }
-        return false;
-      };
-      top1 += in_top(1);
-      top2 += in_top(2);
-      top5 += in_top(5);
+      }
       ++e.confusion[label][rank[0]];
       const kiln_decision& d = decisions[i * num_heads + h];
       bool hit_k = false;
@@ -189,9 +319,11 @@ bool EvaluateItems(const std::vector<uint8_t>& kiln_bytes, const void* items,
       if (!float_top1[h].empty()) agree += float_top1[h][i] == rank[0];
     }
     const double n = double(count);
-    e.top1 = top1 / n;
-    e.top2 = top2 / n;
-    e.top5 = top5 / n;
+    for (size_t k : hits) e.topk.push_back(double(k) / n);
+    // With fewer than 2 (5) classes every label is within the top 2 (5).
+    e.top1 = e.topk[0];
+    e.top2 = max_k >= 2 ? e.topk[1] : 1.0;
+    e.top5 = max_k >= 5 ? e.topk[4] : 1.0;
     e.coverage = e.accepted / n;
     const size_t fallbacks = count - e.accepted;
     if (e.accepted > 0) {
@@ -210,29 +342,14 @@ bool EvaluateItems(const std::vector<uint8_t>& kiln_bytes, const void* items,
   result->items = count;
   result->batch = batch;
   result->repeats = std::max(options.repeats, 1);
-  std::vector<kiln_decision> dec(batch * std::max(num_heads, 1));
-  const uint8_t* base = static_cast<const uint8_t*>(items);
-  std::vector<double> per_item, single;
-  const size_t n1 = std::min(options.batch1_items, count);
-  for (int32_t r = 0; r < result->repeats; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    for (size_t start = 0; start < count; start += batch) {
-      const size_t n = std::min(batch, count - start);
-      const void* in[1] = {base + start * item_bytes};
-      kiln_invoke(runner.context(), n, in, nullptr, dec.data());
-    }
-    const auto t1 = std::chrono::steady_clock::now();
-    per_item.push_back(1e6 * Seconds(t0, t1) / double(count));
-    for (size_t i = 0; i < n1; ++i) {
-      const void* in[1] = {base + i * item_bytes};
-      const auto a = std::chrono::steady_clock::now();
-      kiln_invoke(runner.context(), 1, in, nullptr, dec.data());
-      const auto b = std::chrono::steady_clock::now();
-      single.push_back(1e6 * Seconds(a, b));
-    }
+  if (options.measure_latency) {
+    std::vector<Latency> latency;
+    TimeRunners({&runner}, items, count, batch, options, count, total_work,
+                &latency);
+    result->batched_us_per_item = latency[0].batched_us_per_item;
+    result->batch1_us = latency[0].batch1_us;
+    result->latency_measured = true;
   }
-  result->batched_us_per_item = Median(per_item);
-  result->batch1_us = Median(single);
   return true;
 }
 
@@ -273,6 +390,117 @@ bool EvaluateSplit(const std::vector<uint8_t>& kiln_bytes,
   return true;
 }
 
+nlohmann::json EvalResultJson(const EvalResult& r) {
+  auto number = [](double v) {
+    return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+  };
+  nlohmann::json heads = nlohmann::json::array();
+  for (const HeadEval& h : r.heads) {
+    nlohmann::json topk = nlohmann::json::array();
+    for (double v : h.topk) topk.push_back(number(v));
+    heads.push_back({
+        {"name", h.name},
+        {"classes", h.classes},
+        {"labels", h.labels},
+        {"policy",
+         {{"top_k", h.top_k},
+          {"confidence", KindName(h.confidence)},
+          {"threshold", h.threshold},
+          {"threshold_real", number(h.threshold_real)}}},
+        {"items", h.items},
+        {"top1", number(h.top1)},
+        {"top2", number(h.top2)},
+        {"top5", number(h.top5)},
+        {"topk", topk},
+        {"accepted", h.accepted},
+        {"fallbacks", h.items - h.accepted},
+        {"coverage", number(h.coverage)},
+        {"fallback_rate", number(1.0 - h.coverage)},
+        {"accepted_top1", number(h.accepted_top1)},
+        {"accepted_topk", number(h.accepted_topk)},
+        {"fallback_top1", number(h.fallback_top1)},
+        {"fallback_topk", number(h.fallback_topk)},
+        {"float_agreement", h.float_agreement < 0 ? nlohmann::json(nullptr)
+                                                  : number(h.float_agreement)},
+        {"confusion", h.confusion},
+    });
+  }
+  nlohmann::json latency = nullptr;
+  if (r.latency_measured) {
+    latency = {{"batch", r.batch},
+               {"repeats", r.repeats},
+               {"batched_us_per_item", number(r.batched_us_per_item)},
+               {"batch1_us", number(r.batch1_us)}};
+  }
+  return {{"model_name", r.model_name},
+          {"split", r.split},
+          {"items", r.items},
+          {"heads", heads},
+          {"latency", latency}};
+}
+
+std::vector<Regression> FindRegressions(const EvalResult& a,
+                                        const EvalResult& b,
+                                        const RegressionLimits& limits) {
+  std::vector<Regression> out;
+  char buf[256];
+  // In points, with a little slack so that a drop of exactly the limit
+  // (after rounding to whole items) is not a regression.
+  const double drop_points = 100.0 * limits.max_accuracy_drop + 1e-9;
+  for (const HeadEval& ha : a.heads) {
+    const HeadEval* hb = nullptr;
+    for (const HeadEval& h : b.heads) {
+      if (h.name == ha.name) hb = &h;
+    }
+    if (hb == nullptr) continue;
+    struct Metric {
+      const char* key;
+      const char* what;
+      double a, b;
+    };
+    const Metric metrics[] = {
+        {"top1", "top-1 accuracy", ha.top1, hb->top1},
+        {"accepted_topk", "accepted top-k accuracy", ha.accepted_topk,
+         hb->accepted_topk},
+        {"coverage", "coverage", ha.coverage, hb->coverage},
+    };
+    for (const Metric& m : metrics) {
+      const double drop = 100.0 * (m.a - m.b);
+      if (!(drop > drop_points)) continue;
+      snprintf(buf, sizeof(buf),
+               "head %s: %s fell %.2f points (%.2f%% -> %.2f%%), more than "
+               "the %.2f allowed",
+               ha.name.c_str(), m.what, drop, 100.0 * m.a, 100.0 * m.b,
+               100.0 * limits.max_accuracy_drop);
+      out.push_back({ha.name, m.key, m.a, m.b, buf});
+    }
+  }
+  if (a.latency_measured && b.latency_measured) {
+    struct Metric {
+      const char* key;
+      const char* what;
+      double a, b;
+    };
+    const Metric metrics[] = {
+        {"batched_us_per_item", "batched latency", a.batched_us_per_item,
+         b.batched_us_per_item},
+        {"batch1_us", "batch-1 latency", a.batch1_us, b.batch1_us},
+    };
+    for (const Metric& m : metrics) {
+      if (!(m.a > 0) || !(m.b > m.a * (1.0 + limits.max_latency_increase))) {
+        continue;
+      }
+      snprintf(buf, sizeof(buf),
+               "%s rose %.1f%% (%.3f us -> %.3f us), more than the %.1f%% "
+               "allowed",
+               m.what, 100.0 * (m.b / m.a - 1.0), m.a, m.b,
+               100.0 * limits.max_latency_increase);
+      out.push_back({"", m.key, m.a, m.b, buf});
+    }
+  }
+  return out;
+}
+
 std::string EvalReportMarkdown(const EvalResult& r) {
   char buf[512];
   std::string s = "# Evaluation";
@@ -282,13 +510,19 @@ std::string EvalReportMarkdown(const EvalResult& r) {
            "%zu items of the %s split, run through the Kiln runtime.\n\n",
            r.items, r.split.c_str());
   s += buf;
-  s += "## Latency\n\n| measure | value |\n|---|---:|\n";
-  snprintf(buf, sizeof(buf),
-           "| batched (batch %zu), median per item over %d passes | %.2f us "
-           "|\n| batch 1, median per call | %.2f us |\n\n",
-           r.batch, static_cast<int>(r.repeats), r.batched_us_per_item,
-           r.batch1_us);
-  s += buf;
+  s += "## Latency\n\n";
+  if (r.latency_measured) {
+    s += "| measure | value |\n|---|---:|\n";
+    snprintf(buf, sizeof(buf),
+             "| batched (batch %zu), median per item of the calls of %d passes "
+             "| %.2f us "
+             "|\n| batch 1, median per call | %.2f us |\n\n",
+             r.batch, static_cast<int>(r.repeats), r.batched_us_per_item,
+             r.batch1_us);
+    s += buf;
+  } else {
+    s += "Not measured.\n\n";
+  }
   for (const HeadEval& h : r.heads) {
     s += "## Head `" + h.name + "`\n\n";
     snprintf(buf, sizeof(buf),
