@@ -10,9 +10,11 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 #include <vector>
 
+#include "tests/toolchain/scratch_dir.h"
 #include "toolchain/data/sources.h"
 
 namespace kiln {
@@ -254,7 +256,7 @@ TEST_F(TrainerTest, MlpMatchesTorch) {
 TEST_F(TrainerTest, CalibrationRangesContainObservedValues) {
   // More calibration samples than the train split has: every train sample
   // is used, so min/max ranges must contain every train output.
-  TrainResult mm, pct;
+  TrainResult mm, pct, kl;
   std::string error;
   ASSERT_TRUE(BuildUntrainedModel(Parse(R"({"model": {"channels": [4, 8]},
                 "calibration": {"samples": 100000}})"),
@@ -264,6 +266,10 @@ TEST_F(TrainerTest, CalibrationRangesContainObservedValues) {
                 "calibration": {"method": "percentile", "percentile": 99.0,
                                 "samples": 100000}})"),
                                   *digits_, *splits_, true, &pct, &error))
+      << error;
+  ASSERT_TRUE(BuildUntrainedModel(Parse(R"({"model": {"channels": [4, 8]},
+                "calibration": {"method": "kl", "samples": 100000}})"),
+                                  *digits_, *splits_, true, &kl, &error))
       << error;
   const FloatModel& m = mm.model;
   std::vector<Range> seen(m.layers.size(), Range{INFINITY, -INFINITY});
@@ -295,7 +301,19 @@ TEST_F(TrainerTest, CalibrationRangesContainObservedValues) {
     EXPECT_GE(p.min, m.layers[l].output.min - 1e-6);
     EXPECT_LE(p.max, m.layers[l].output.max + 1e-6);
     EXPECT_LE(p.min, p.max);
+    // So do the KL ones; ReLU outputs keep min = the observed min (>= 0).
+    const Range& k = kl.model.layers[l].output;
+    EXPECT_GE(k.min, m.layers[l].output.min);
+    EXPECT_LE(k.max, m.layers[l].output.max);
+    EXPECT_LE(k.min, k.max);
+    if (m.layers[l].activation == Activation::kRelu) {
+      EXPECT_EQ(k.min, m.layers[l].output.min);
+    }
   }
+  // The weights do not depend on the calibration.
+  for (size_t l = 0; l < m.layers.size(); ++l)
+    EXPECT_EQ(kl.model.layers[l].weights, m.layers[l].weights);
+  EXPECT_EQ(kl.model.input.min, seen_in.min);
 }
 
 TEST_F(TrainerTest, SameSeedGivesIdenticalWeights) {
@@ -323,6 +341,131 @@ TEST_F(TrainerTest, SameSeedGivesIdenticalWeights) {
   ASSERT_TRUE(TrainFromParams(p, *digits_, *splits_, &c, &error, true))
       << error;
   EXPECT_NE(a.model.layers[0].weights, c.model.layers[0].weights);
+}
+
+TEST_F(TrainerTest, HookReturningFalseStopsTraining) {
+  TrainParams p = Parse(R"({"model": {"channels": [4, 8], "hidden": []},
+      "training": {"epochs": 6, "batch_size": 64},
+      "calibration": {"samples": 32}})");
+  std::vector<int32_t> seen;
+  TrainHooks hooks;
+  hooks.on_epoch = [&seen](const EpochMetrics& e) {
+    seen.push_back(e.epoch);
+    return e.epoch < 2;
+  };
+  TrainResult r;
+  std::string error;
+  ASSERT_TRUE(TrainFromParams(p, *digits_, *splits_, &r, &error, true, &hooks))
+      << error;
+  EXPECT_EQ(seen, (std::vector<int32_t>{1, 2}));
+  EXPECT_TRUE(r.metrics.stopped_by_hook);
+  EXPECT_FALSE(r.metrics.stopped_early);
+  ASSERT_EQ(r.metrics.epochs.size(), 2u);
+  EXPECT_EQ(r.metrics.epochs[1].epoch, 2);
+  EXPECT_GE(r.metrics.best_epoch, 1);
+  EXPECT_LE(r.metrics.best_epoch, 2);
+  EXPECT_FALSE(r.model.layers.empty());  // still exported
+  EXPECT_TRUE(std::isnan(r.metrics.teacher_valid_accuracy));
+  // A hook that never stops: every epoch runs.
+  hooks.on_epoch = [](const EpochMetrics&) { return true; };
+  p.training.epochs = 3;
+  ASSERT_TRUE(TrainFromParams(p, *digits_, *splits_, &r, &error, true, &hooks))
+      << error;
+  EXPECT_FALSE(r.metrics.stopped_by_hook);
+  EXPECT_EQ(r.metrics.epochs.size(), 3u);
+}
+
+void ExpectSameModel(const FloatModel& a, const FloatModel& b) {
+  ASSERT_EQ(a.layers.size(), b.layers.size());
+  for (size_t l = 0; l < a.layers.size(); ++l) {
+    SCOPED_TRACE(a.layers[l].name);
+    EXPECT_EQ(a.layers[l].name, b.layers[l].name);
+    EXPECT_EQ(a.layers[l].weights, b.layers[l].weights);
+    EXPECT_EQ(a.layers[l].bias, b.layers[l].bias);
+    EXPECT_EQ(a.layers[l].output.min, b.layers[l].output.min);
+    EXPECT_EQ(a.layers[l].output.max, b.layers[l].output.max);
+  }
+  EXPECT_EQ(a.input.min, b.input.min);
+  EXPECT_EQ(a.input.max, b.input.max);
+  ASSERT_EQ(a.heads.size(), b.heads.size());
+  for (size_t h = 0; h < a.heads.size(); ++h)
+    EXPECT_EQ(a.heads[h].labels, b.heads[h].labels);
+}
+
+TEST_F(TrainerTest, CheckpointReproducesTheExportedModel) {
+  testing::ScratchDir dir;
+  TrainParams p = Parse(R"({"model": {"channels": [4, 8], "hidden": [16]},
+      "training": {"epochs": 4, "batch_size": 64, "lr": 0.01},
+      "calibration": {"samples": 64}})");
+  TrainHooks hooks;
+  hooks.checkpoint_path = dir.Path("best.pt");
+  // The file after each epoch holds the best epoch so far.
+  std::vector<int32_t> checkpoint_epoch;
+  hooks.on_epoch = [&](const EpochMetrics&) {
+    TrainResult c;
+    std::string why;
+    EXPECT_TRUE(
+        LoadCheckpoint(hooks.checkpoint_path, p, *digits_, *splits_, &c, &why))
+        << why;
+    checkpoint_epoch.push_back(c.metrics.best_epoch);
+    return true;
+  };
+  TrainResult r;
+  std::string error;
+  ASSERT_TRUE(TrainFromParams(p, *digits_, *splits_, &r, &error, true, &hooks))
+      << error;
+  EXPECT_EQ(dir.Entries(), (std::vector<std::string>{"best.pt"}));  // no .tmp
+  ASSERT_EQ(checkpoint_epoch.size(), 4u);
+  EXPECT_EQ(checkpoint_epoch[0], 1);
+  EXPECT_EQ(checkpoint_epoch.back(), r.metrics.best_epoch);
+  for (size_t i = 1; i < checkpoint_epoch.size(); ++i)
+    EXPECT_GE(checkpoint_epoch[i], checkpoint_epoch[i - 1]);
+
+  TrainResult loaded;
+  ASSERT_TRUE(LoadCheckpoint(hooks.checkpoint_path, p, *digits_, *splits_,
+                             &loaded, &error))
+      << error;
+  EXPECT_EQ(loaded.metrics.best_epoch, r.metrics.best_epoch);
+  EXPECT_EQ(loaded.metrics.best_valid_accuracy, r.metrics.best_valid_accuracy);
+  EXPECT_EQ(loaded.params_json, r.params_json);
+  EXPECT_EQ(loaded.head_class_of, r.head_class_of);
+  ExpectSameModel(loaded.model, r.model);
+  ExpectExportMatchesTorch(loaded, 20);
+
+  // Another calibration from the same weights.
+  TrainParams kl = p;
+  kl.calibration.method = CalibrationMethod::kKl;
+  ASSERT_TRUE(LoadCheckpoint(hooks.checkpoint_path, kl, *digits_, *splits_,
+                             &loaded, &error))
+      << error;
+  EXPECT_EQ(loaded.model.layers[0].weights, r.model.layers[0].weights);
+
+  // Bad checkpoints: clear errors.
+  EXPECT_FALSE(LoadCheckpoint(dir.Path("missing.pt"), p, *digits_, *splits_,
+                              &loaded, &error));
+  EXPECT_NE(error.find("missing.pt: cannot read"), std::string::npos) << error;
+  std::ofstream(dir.Path("junk.pt")) << "not a checkpoint";
+  EXPECT_FALSE(LoadCheckpoint(dir.Path("junk.pt"), p, *digits_, *splits_,
+                              &loaded, &error));
+  EXPECT_NE(error.find("junk.pt"), std::string::npos) << error;
+  TrainParams other = p;
+  other.model.channels = {4, 12};
+  EXPECT_FALSE(LoadCheckpoint(hooks.checkpoint_path, other, *digits_, *splits_,
+                              &loaded, &error));
+  EXPECT_NE(error.find("another architecture"), std::string::npos) << error;
+  other.model.hidden = {};
+  other.model.channels = {4, 8};
+  EXPECT_FALSE(LoadCheckpoint(hooks.checkpoint_path, other, *digits_, *splits_,
+                              &loaded, &error));
+  EXPECT_NE(error.find("another architecture"), std::string::npos) << error;
+
+  // A checkpoint that cannot be written stops training with an error.
+  TrainHooks unwritable;
+  unwritable.checkpoint_path = dir.Path("no/such/dir/best.pt");
+  p.training.epochs = 1;
+  EXPECT_FALSE(
+      TrainFromParams(p, *digits_, *splits_, &r, &error, true, &unwritable));
+  EXPECT_NE(error.find("checkpoint: cannot write"), std::string::npos) << error;
 }
 
 TEST_F(TrainerTest, DigitsCnnReachesNinetyFivePercent) {

@@ -20,6 +20,7 @@
 #include "toolchain/train/evaluate.h"
 #include "toolchain/train/fallback_calibration.h"
 #include "toolchain/train/params.h"
+#include "toolchain/train/qat.h"
 #include "toolchain/train/quantize_model.h"
 #include "toolchain/train/trainer.h"
 #include "toolchain/train/training_data.h"
@@ -38,7 +39,8 @@ const char kBuildUsage[] =
     "the top-k of accepted items holds the answer for >= P of them (default\n"
     "0.99, k <= K, default 3), compiles DIR/model.kiln and evaluates it\n"
     "through the runtime on the test split. Writes DIR/report.md,\n"
-    "DIR/metrics.json, DIR/training_curve.svg, DIR/coverage_<head>.svg and\n"
+    "DIR/metrics.json, DIR/training_curve.svg, DIR/coverage_<head>.svg,\n"
+    "DIR/checkpoint.pt (best float weights, LibTorch) and\n"
     "DIR/summary.json (what --json prints on stdout instead of the text\n"
     "summary). Progress goes to stderr unless --quiet.\n";
 
@@ -176,8 +178,18 @@ int RunBuild(const Args& args) {
 
   // 1. Train (float), export with BN folded and activation ranges.
   train::TrainResult trained;
-  if (!train::TrainFromParams(params, dataset, splits, &trained, &error,
-                              quiet)) {
+  train::TrainHooks hooks;
+  hooks.checkpoint_path = out_dir + "/checkpoint.pt";
+  if (!train::TrainFromParams(params, dataset, splits, &trained, &error, quiet,
+                              &hooks)) {
+    return Fail(error);
+  }
+  // 1b. Quantization-aware fine-tuning of the folded weights, when asked.
+  train::QatMetrics qat;
+  if (params.qat.epochs > 0 &&
+      !train::QuantizationAwareTrain(params, dataset, splits,
+                                     trained.head_class_of, &trained.model,
+                                     &qat, &error, quiet)) {
     return Fail(error);
   }
   const std::vector<size_t> valid = IndicesOf(splits, Split::kValid);
@@ -290,6 +302,18 @@ int RunBuild(const Args& args) {
       {"epochs", trained.metrics.epochs.size()},
       {"seconds", trained.metrics.seconds},
       {"best_valid_accuracy", JsonNumber(trained.metrics.best_valid_accuracy)}};
+  if (!params.distillation.teacher.empty()) {
+    summary["training"]["teacher_valid_accuracy"] =
+        JsonNumber(trained.metrics.teacher_valid_accuracy);
+  }
+  if (params.qat.epochs > 0) {
+    summary["qat"] = {
+        {"epochs", qat.epochs.size() - 1},
+        {"best_epoch", qat.best_epoch},
+        {"int8_valid_accuracy_before", JsonNumber(qat.initial_valid_accuracy)},
+        {"int8_valid_accuracy_after", JsonNumber(qat.best_valid_accuracy)},
+        {"seconds", qat.seconds}};
+  }
   summary["fallback_target"] = fallback.target;
   nlohmann::json heads = nlohmann::json::array();
   for (size_t h = 0; h < eval.heads.size(); ++h) {
@@ -336,6 +360,19 @@ int RunBuild(const Args& args) {
   printf("training    %zu epochs in %.1f s, best valid accuracy %.2f%%\n",
          trained.metrics.epochs.size(), trained.metrics.seconds,
          100.0 * trained.metrics.best_valid_accuracy);
+  if (!params.distillation.teacher.empty()) {
+    printf("teacher     %s: best valid accuracy %.2f%% (%.1f s)\n",
+           params.distillation.teacher.c_str(),
+           100.0 * trained.metrics.teacher_valid_accuracy,
+           trained.metrics.teacher_seconds);
+  }
+  if (params.qat.epochs > 0) {
+    printf(
+        "qat         int8 valid accuracy %.2f%% -> %.2f%% (best epoch %d of "
+        "%d, %.1f s)\n",
+        100.0 * qat.initial_valid_accuracy, 100.0 * qat.best_valid_accuracy,
+        qat.best_epoch, params.qat.epochs, qat.seconds);
+  }
   for (size_t h = 0; h < eval.heads.size(); ++h) {
     const train::HeadEval& e = eval.heads[h];
     const train::HeadCalibration& c = calibrations[h];

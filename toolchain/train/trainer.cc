@@ -6,18 +6,23 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <exception>
 #include <limits>
 #include <map>
 #include <numeric>
 #include <random>
 #include <set>
+#include <sstream>
 #include <utility>
 
 #include "toolchain/data/digits.h"
 #include "toolchain/train/heads.h"
+#include "toolchain/train/range_calibration.h"
 
 namespace kiln {
 namespace train {
@@ -301,26 +306,17 @@ std::vector<float> ToVector(const torch::Tensor& t) {
   return std::vector<float>(p, p + c.numel());
 }
 
-Range ReduceRange(const std::vector<torch::Tensor>& parts,
-                  const CalibrationParams& cal) {
-  torch::Tensor all = torch::cat(parts).flatten();
-  Range r;
-  if (all.numel() == 0) return r;
-  if (cal.method == CalibrationMethod::kMinMax || cal.percentile >= 100.0) {
-    r.min = all.min().item<float>();
-    r.max = all.max().item<float>();
-    return r;
+// Feeds a tensor's values to a range observer (pass 1 or 2).
+void ObserveTensor(const torch::Tensor& t, RangeObserver* observer,
+                   bool again) {
+  torch::Tensor c = t.contiguous().to(torch::kFloat32);
+  const float* p = c.data_ptr<float>();
+  const size_t n = static_cast<size_t>(c.numel());
+  if (again) {
+    observer->ObserveAgain(p, n);
+  } else {
+    observer->Observe(p, n);
   }
-  int64_t n = all.numel();
-  double q = cal.percentile / 100.0;
-  int64_t hi = std::min<int64_t>(
-      n, std::max<int64_t>(1, static_cast<int64_t>(std::ceil(q * n))));
-  int64_t lo = std::max<int64_t>(
-      1,
-      std::min<int64_t>(n, static_cast<int64_t>(std::floor((1 - q) * n)) + 1));
-  r.min = std::get<0>(torch::kthvalue(all, lo)).item<float>();
-  r.max = std::get<0>(torch::kthvalue(all, hi)).item<float>();
-  return r;
 }
 
 std::vector<size_t> IndicesOf(const std::vector<data::Split>& splits,
@@ -331,11 +327,13 @@ std::vector<size_t> IndicesOf(const std::vector<data::Split>& splits,
   return out;
 }
 
-// Exports `tm` (eval mode) to result->model, calibrating on `calib`.
-void Export(TrainedModel& tm, const data::Dataset& d,
+// Exports `tm` (eval mode) to result->model, calibrating on `calib`
+// (range_calibration.h). False and *error when a range cannot be
+// calibrated (non-finite activations: a diverged network).
+bool Export(TrainedModel& tm, const data::Dataset& d,
             const std::vector<HeadInfo>& heads,
             const std::vector<size_t>& calib, const CalibrationParams& cal,
-            FloatModel* model) {
+            FloatModel* model, std::string* error) {
   torch::NoGradGuard no_grad;
   NetImpl& net = *tm.net;
   net.eval();
@@ -345,9 +343,14 @@ void Export(TrainedModel& tm, const data::Dataset& d,
   model->uint8_input = d.feature_type == data::FeatureType::kUint8;
   model->input_scale_real = tm.input_scale;
 
-  // Calibration.
-  std::vector<std::vector<torch::Tensor>> outs(net.nodes.size());
-  std::vector<torch::Tensor> ins;
+  // Calibration. Pass 1 streams every batch through the observers; a
+  // method that needs a second pass (kl: a histogram over pass 1's range)
+  // gets the kept outputs again.
+  RangeObserver input_observer(cal);
+  std::vector<RangeObserver> observers(net.nodes.size(), RangeObserver(cal));
+  std::vector<torch::Tensor> kept_inputs;
+  std::vector<std::vector<torch::Tensor>> kept(net.nodes.size());
+  const bool keep = cal.method == CalibrationMethod::kKl;
   const size_t kBatch = 256;
   for (size_t s = 0; s < calib.size(); s += kBatch) {
     std::vector<size_t> idx(
@@ -356,17 +359,27 @@ void Export(TrainedModel& tm, const data::Dataset& d,
             static_cast<std::ptrdiff_t>(std::min(calib.size(), s + kBatch)));
     torch::Tensor x = InputTensor(d, idx, tm.input_scale);
     std::vector<torch::Tensor> y = ForwardFolded(net, f, x);
-    if (cal.method == CalibrationMethod::kMinMax) {
-      // Keep only per-batch extremes.
-      ins.push_back(torch::stack({x.min(), x.max()}));
-      for (size_t i = 0; i < y.size(); ++i)
-        outs[i].push_back(torch::stack({y[i].min(), y[i].max()}));
-    } else {
-      ins.push_back(x.flatten());
-      for (size_t i = 0; i < y.size(); ++i) outs[i].push_back(y[i].flatten());
+    ObserveTensor(x, &input_observer, false);
+    for (size_t i = 0; i < y.size(); ++i)
+      ObserveTensor(y[i], &observers[i], false);
+    if (keep) {
+      kept_inputs.push_back(x);
+      for (size_t i = 0; i < y.size(); ++i) kept[i].push_back(y[i]);
     }
   }
-  if (!calib.empty()) model->input = ReduceRange(ins, cal);
+  auto reduce = [&](RangeObserver& observer,
+                    const std::vector<torch::Tensor>& parts,
+                    const std::string& what, Range* range) {
+    if (observer.NeedsSecondPass()) {
+      for (const torch::Tensor& t : parts) ObserveTensor(t, &observer, true);
+    }
+    if (observer.Reduce(range, error)) return true;
+    *error = "calibration of " + what + ": " + *error;
+    return false;
+  };
+  if (!reduce(input_observer, kept_inputs, "the input", &model->input))
+    return false;
+  kept_inputs.clear();
 
   for (size_t i = 0; i < net.nodes.size(); ++i) {
     const Node& n = net.nodes[i];
@@ -413,7 +426,9 @@ void Export(TrainedModel& tm, const data::Dataset& d,
         break;
       }
     }
-    if (!calib.empty()) L.output = ReduceRange(outs[i], cal);
+    if (!reduce(observers[i], kept[i], "layer '" + n.name + "'", &L.output))
+      return false;
+    kept[i].clear();
     model->layers.push_back(std::move(L));
   }
   for (size_t h = 0; h < heads.size(); ++h) {
@@ -423,6 +438,7 @@ void Export(TrainedModel& tm, const data::Dataset& d,
     fh.labels = heads[h].labels;
     model->heads.push_back(fh);
   }
+  return true;
 }
 
 bool CheckInputs(const TrainParams& params, const data::Dataset& d,
@@ -473,16 +489,20 @@ std::vector<size_t> CalibrationIndices(const TrainParams& params,
   return train;
 }
 
-void Finish(const TrainParams& params, const data::Dataset& d,
+bool Finish(const TrainParams& params, const data::Dataset& d,
             const std::vector<data::Split>& splits,
             const std::vector<HeadInfo>& heads,
-            std::shared_ptr<TrainedModel> tm, TrainResult* result) {
-  Export(*tm, d, heads, CalibrationIndices(params, splits), params.calibration,
-         &result->model);
+            std::shared_ptr<TrainedModel> tm, TrainResult* result,
+            std::string* error) {
+  if (!Export(*tm, d, heads, CalibrationIndices(params, splits),
+              params.calibration, &result->model, error)) {
+    return false;
+  }
   result->params_json = TrainParamsJson(params);
   result->head_class_of.clear();
   for (const HeadInfo& h : heads) result->head_class_of.push_back(h.class_of);
   result->trained = tm;
+  return true;
 }
 
 // Applies augmentation in place to an NCHW batch (network input units).
@@ -600,17 +620,78 @@ bool BuildUntrainedModel(const TrainParams& params, const data::Dataset& d,
   }
   tm->net->eval();
   *result = TrainResult();
-  Finish(params, d, splits, heads, tm, result);
+  return Finish(params, d, splits, heads, tm, result, error);
+}
+
+namespace {
+
+// Every parameter, then every buffer (BatchNorm statistics), in module
+// order: the state a checkpoint holds and the best epoch's snapshot.
+std::vector<torch::Tensor> StateTensors(NetImpl& net) {
+  std::vector<torch::Tensor> s;
+  for (auto& p : net.parameters()) s.push_back(p);
+  for (auto& b : net.buffers()) s.push_back(b);
+  return s;
+}
+
+constexpr int64_t kCheckpointMagic = 0x6b696c6e636b7074LL;  // "kilnckpt"
+constexpr int64_t kCheckpointVersion = 1;
+
+// Checkpoint: [header int64 {magic, version, epoch, tensor count},
+// valid accuracy float64 {1}, state tensors...], written with torch::save
+// to path.tmp and renamed over path.
+bool SaveCheckpoint(const std::string& path,
+                    const std::vector<torch::Tensor>& state, int32_t epoch,
+                    double valid_accuracy, std::string* error) {
+  std::vector<torch::Tensor> all;
+  all.push_back(torch::tensor(
+      std::vector<int64_t>{kCheckpointMagic, kCheckpointVersion, epoch,
+                           static_cast<int64_t>(state.size())},
+      torch::kInt64));
+  all.push_back(
+      torch::tensor(std::vector<double>{valid_accuracy}, torch::kFloat64));
+  all.insert(all.end(), state.begin(), state.end());
+  const std::string tmp = path + ".tmp";
+  try {
+    torch::save(all, tmp);
+  } catch (const std::exception& e) {
+    std::remove(tmp.c_str());
+    *error = "checkpoint: cannot write " + tmp + ": " + e.what();
+    return false;
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    std::remove(tmp.c_str());
+    *error = "checkpoint: cannot rename " + tmp + " to " + path + ": " + why;
+    return false;
+  }
   return true;
 }
 
-bool TrainFromParams(const TrainParams& params, const data::Dataset& d,
-                     const std::vector<data::Split>& splits,
-                     TrainResult* result, std::string* error, bool quiet,
-                     const TrainHooks* hooks) {
-  std::vector<HeadInfo> heads;
+// The teacher of a distillation, ready to give soft targets.
+struct Teacher {
   std::shared_ptr<TrainedModel> tm;
-  if (!Setup(params, d, splits, &heads, &tm, error)) return false;
+  double alpha = 0.0;
+  double temperature = 1.0;
+};
+
+bool SameHeads(const std::vector<HeadInfo>& a, const std::vector<HeadInfo>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t h = 0; h < a.size(); ++h) {
+    if (a[h].name != b[h].name || a[h].labels != b[h].labels ||
+        a[h].class_of != b[h].class_of)
+      return false;
+  }
+  return true;
+}
+
+// Trains tm->net (fresh from Setup) on the train split and leaves the best
+// epoch's weights in it (eval mode). `tag` prefixes the progress lines.
+bool TrainNet(const TrainParams& params, const data::Dataset& d,
+              const std::vector<data::Split>& splits,
+              const std::vector<HeadInfo>& heads, TrainedModel* tm,
+              const Teacher* teacher, const TrainHooks* hooks, bool quiet,
+              const char* tag, TrainMetrics* metrics, std::string* error) {
   const TrainingParams& t = params.training;
   NetImpl& net = *tm->net;
   std::vector<size_t> train = IndicesOf(splits, data::Split::kTrain);
@@ -619,10 +700,10 @@ bool TrainFromParams(const TrainParams& params, const data::Dataset& d,
     *error = "train: the train split is empty";
     return false;
   }
-  *result = TrainResult();
-  TrainMetrics& metrics = result->metrics;
-  metrics.train_samples = train.size();
-  metrics.valid_samples = valid.size();
+  metrics->train_samples = train.size();
+  metrics->valid_samples = valid.size();
+  const std::string checkpoint =
+      hooks != nullptr ? hooks->checkpoint_path : std::string();
 
   // Class weights per head (on the train split).
   std::vector<torch::Tensor> weights;
@@ -672,6 +753,9 @@ bool TrainFromParams(const TrainParams& params, const data::Dataset& d,
     double p = std::min(1.0, (s - warm_steps) / span);
     return t.lr * 0.5 * (1.0 + std::cos(M_PI * p));
   };
+  if (teacher != nullptr) teacher->tm->net->eval();
+  const double temperature = teacher != nullptr ? teacher->temperature : 1.0;
+  const double alpha = teacher != nullptr ? teacher->alpha : 0.0;
 
   std::mt19937_64 rng(t.seed);
   std::vector<int64_t> order(static_cast<size_t>(n));
@@ -679,8 +763,8 @@ bool TrainFromParams(const TrainParams& params, const data::Dataset& d,
   std::vector<torch::Tensor> best_state;
   auto snapshot = [&]() {
     std::vector<torch::Tensor> s;
-    for (auto& p : net.parameters()) s.push_back(p.detach().clone());
-    for (auto& b : net.buffers()) s.push_back(b.detach().clone());
+    for (const torch::Tensor& v : StateTensors(net))
+      s.push_back(v.detach().clone());
     return s;
   };
   double best_acc = -1;
@@ -703,14 +787,34 @@ bool TrainFromParams(const TrainParams& params, const data::Dataset& d,
       lr = lr_at(step++);
       for (auto& g : opt.param_groups())
         static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+      // The teacher's tempered log-probabilities on the same batch.
+      std::vector<torch::Tensor> teacher_logp;
+      if (teacher != nullptr) {
+        torch::NoGradGuard no_grad;
+        for (const torch::Tensor& l : teacher->tm->net->Forward(x))
+          teacher_logp.push_back(torch::log_softmax(l / temperature, 1));
+      }
       opt.zero_grad();
       std::vector<torch::Tensor> logits = net.Forward(x);
       torch::Tensor loss = torch::zeros({});
       for (size_t h = 0; h < heads.size(); ++h) {
         torch::Tensor y = train_y[h].index_select(0, idx);
         torch::Tensor w = weights[h].index({y});
-        loss = loss + (SampleLoss(logits[h], y, t) * w).sum() /
-                          w.sum().clamp_min(1e-12);
+        torch::Tensor task =
+            (SampleLoss(logits[h], y, t) * w).sum() / w.sum().clamp_min(1e-12);
+        if (teacher == nullptr) {
+          loss = loss + task;
+          continue;
+        }
+        // KL(teacher_T || student_T), mean over the batch, times T^2 so the
+        // soft gradients keep their scale as T changes (Hinton et al.).
+        const torch::Tensor& tl = teacher_logp[h];
+        torch::Tensor kl =
+            (tl.exp() * (tl - torch::log_softmax(logits[h] / temperature, 1)))
+                .sum(1)
+                .mean();
+        loss = loss + alpha * temperature * temperature * kl +
+               (1.0 - alpha) * task;
       }
       loss.backward();
       opt.step();
@@ -730,14 +834,18 @@ bool TrainFromParams(const TrainParams& params, const data::Dataset& d,
     em.seconds = std::chrono::duration<double>(
                      std::chrono::steady_clock::now() - e_start)
                      .count();
-    metrics.epochs.push_back(em);
+    metrics->epochs.push_back(em);
     // Without valid samples the last epoch is the best.
     bool better = valid.empty() || em.valid_accuracy > best_acc;
     if (better) {
       if (!valid.empty()) best_acc = em.valid_accuracy;
-      metrics.best_epoch = epoch;
+      metrics->best_epoch = epoch;
       best_state = snapshot();
       since_best = 0;
+      if (!checkpoint.empty() && !SaveCheckpoint(checkpoint, best_state, epoch,
+                                                 em.valid_accuracy, error)) {
+        return false;
+      }
     } else {
       ++since_best;
     }
@@ -747,42 +855,197 @@ bool TrainFromParams(const TrainParams& params, const data::Dataset& d,
     if (!quiet) {
       double eta = elapsed / epoch * (t.epochs - epoch);
       std::fprintf(stderr,
-                   "[train] epoch %d/%d  loss %.4f  valid loss %.4f  acc "
+                   "[%s] epoch %d/%d  loss %.4f  valid loss %.4f  acc "
                    "%.4f  lr %.2e  %.1fs  ETA %.0fs\n",
-                   epoch, t.epochs, em.train_loss, em.valid_loss,
+                   tag, epoch, t.epochs, em.train_loss, em.valid_loss,
                    em.valid_accuracy, em.lr, em.seconds, eta);
     }
     if (hooks != nullptr && hooks->on_epoch && !hooks->on_epoch(em)) {
-      metrics.stopped_by_hook = true;
+      metrics->stopped_by_hook = true;
       break;
     }
     if (t.patience > 0 && since_best >= t.patience && epoch < t.epochs) {
-      metrics.stopped_early = true;
+      metrics->stopped_early = true;
       if (!quiet)
         std::fprintf(stderr,
-                     "[train] early stop: no better valid accuracy "
+                     "[%s] early stop: no better valid accuracy "
                      "for %d epochs\n",
-                     t.patience);
+                     tag, t.patience);
       break;
     }
   }
-  metrics.seconds =
+  metrics->seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start)
           .count();
   {
     torch::NoGradGuard no_grad;
-    size_t i = 0;
-    for (auto& p : net.parameters()) p.copy_(best_state[i++]);
-    for (auto& b : net.buffers()) b.copy_(best_state[i++]);
+    std::vector<torch::Tensor> state = StateTensors(net);
+    for (size_t i = 0; i < state.size(); ++i) state[i].copy_(best_state[i]);
   }
-  metrics.best_valid_accuracy =
+  metrics->best_valid_accuracy =
       valid.empty()
           ? std::nan("")
-          : metrics.epochs[static_cast<size_t>(metrics.best_epoch - 1)]
+          : metrics->epochs[static_cast<size_t>(metrics->best_epoch - 1)]
                 .valid_accuracy;
   net.eval();
-  Finish(params, d, splits, heads, tm, result);
   return true;
+}
+
+// Loads, checks and trains the teacher params.distillation.teacher names.
+bool TrainTeacher(const TrainParams& params, const data::Dataset& d,
+                  const std::vector<data::Split>& splits,
+                  const std::vector<HeadInfo>& student_heads, bool quiet,
+                  Teacher* teacher, TrainMetrics* metrics,
+                  std::string* teacher_json, std::string* error) {
+  const std::string& path = params.distillation.teacher;
+  const std::string what = "distillation.teacher: ";
+  TrainParams tp;
+  if (!LoadTrainParams(path, &tp, error)) {
+    *error = what + *error;
+    return false;
+  }
+  auto fail = [&](const std::string& why) {
+    *error = what + path + ": " + why;
+    return false;
+  };
+  if (!tp.distillation.teacher.empty()) {
+    return fail("the teacher has a teacher of its own ('" +
+                tp.distillation.teacher + "'); distillation does not chain");
+  }
+  if (tp.dataset != params.dataset) {
+    return fail("the teacher trains on dataset '" + tp.dataset +
+                "', the student on '" + params.dataset + "'");
+  }
+  const data::SplitOptions &a = tp.split, &b = params.split;
+  if (a.train != b.train || a.valid != b.valid || a.test != b.test ||
+      a.seed != b.seed || a.honour_source_splits != b.honour_source_splits) {
+    return fail(
+        "the teacher's split (ratios, seed, honour_source_splits) differs "
+        "from the student's; both must train on the same samples");
+  }
+  if (tp.relabels != params.relabels) {
+    return fail("the teacher's relabels ('" + tp.relabels +
+                "') differ from the student's ('" + params.relabels + "')");
+  }
+  std::vector<HeadInfo> heads;
+  std::shared_ptr<TrainedModel> tm;
+  if (!Setup(tp, d, splits, &heads, &tm, error)) return fail(*error);
+  if (!SameHeads(heads, student_heads)) {
+    return fail(
+        "the teacher's heads (names, labels, class maps) differ from the "
+        "student's");
+  }
+  if (!TrainNet(tp, d, splits, heads, tm.get(), nullptr, nullptr, quiet,
+                "teacher", metrics, error)) {
+    return fail(*error);
+  }
+  teacher->tm = tm;
+  teacher->alpha = params.distillation.alpha;
+  teacher->temperature = params.distillation.temperature;
+  *teacher_json = TrainParamsJson(tp);
+  return true;
+}
+
+}  // namespace
+
+bool TrainFromParams(const TrainParams& params, const data::Dataset& d,
+                     const std::vector<data::Split>& splits,
+                     TrainResult* result, std::string* error, bool quiet,
+                     const TrainHooks* hooks) {
+  *result = TrainResult();
+  // The student's own checks first: a bad student fails before the
+  // teacher's training.
+  std::vector<HeadInfo> heads;
+  if (!CheckInputs(params, d, splits, error) ||
+      !ResolveHeads(params, d, &heads, error)) {
+    return false;
+  }
+  Teacher teacher;
+  TrainMetrics teacher_metrics;
+  const bool distill = !params.distillation.teacher.empty();
+  if (distill &&
+      !TrainTeacher(params, d, splits, heads, quiet, &teacher, &teacher_metrics,
+                    &result->teacher_params_json, error)) {
+    return false;
+  }
+  // Setup seeds LibTorch with the student's seed after the teacher's
+  // training: the student starts as it would without a teacher.
+  std::shared_ptr<TrainedModel> tm;
+  if (!Setup(params, d, splits, &heads, &tm, error)) return false;
+  TrainMetrics& metrics = result->metrics;
+  if (!TrainNet(params, d, splits, heads, tm.get(),
+                distill ? &teacher : nullptr, hooks, quiet, "train", &metrics,
+                error)) {
+    return false;
+  }
+  if (distill) {
+    metrics.teacher_valid_accuracy = teacher_metrics.best_valid_accuracy;
+    metrics.teacher_seconds = teacher_metrics.seconds;
+    result->teacher = teacher.tm;
+  }
+  return Finish(params, d, splits, heads, tm, result, error);
+}
+
+bool LoadCheckpoint(const std::string& path, const TrainParams& params,
+                    const data::Dataset& d,
+                    const std::vector<data::Split>& splits, TrainResult* result,
+                    std::string* error) {
+  *result = TrainResult();
+  std::vector<HeadInfo> heads;
+  std::shared_ptr<TrainedModel> tm;
+  if (!Setup(params, d, splits, &heads, &tm, error)) return false;
+  std::vector<torch::Tensor> all;
+  try {
+    torch::load(all, path);
+  } catch (const std::exception& e) {
+    std::string why = e.what();
+    why = why.substr(0, why.find('\n'));
+    *error = "checkpoint " + path + ": cannot read: " + why;
+    return false;
+  }
+  auto fail = [&](const std::string& why) {
+    *error = "checkpoint " + path + ": " + why;
+    return false;
+  };
+  if (all.size() < 2 || all[0].scalar_type() != torch::kInt64 ||
+      all[0].numel() != 4 || all[0][0].item<int64_t>() != kCheckpointMagic) {
+    return fail("not a Kiln checkpoint");
+  }
+  if (all[0][1].item<int64_t>() != kCheckpointVersion) {
+    return fail("version " + std::to_string(all[0][1].item<int64_t>()) +
+                ", expected " + std::to_string(kCheckpointVersion));
+  }
+  const int64_t epoch = all[0][2].item<int64_t>();
+  NetImpl& net = *tm->net;
+  std::vector<torch::Tensor> state = StateTensors(net);
+  if (all[0][3].item<int64_t>() != static_cast<int64_t>(state.size()) ||
+      all.size() != state.size() + 2 || all[1].numel() != 1) {
+    return fail("holds " + std::to_string(all.size() - 2) +
+                " tensors, the model of the params " +
+                std::to_string(state.size()) + ": another architecture");
+  }
+  {
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < state.size(); ++i) {
+      const torch::Tensor& src = all[i + 2];
+      if (src.sizes() != state[i].sizes() ||
+          src.scalar_type() != state[i].scalar_type()) {
+        std::ostringstream why;
+        why << "tensor " << i << " has shape " << src.sizes()
+            << ", the model of the params " << state[i].sizes()
+            << ": another architecture";
+        return fail(why.str());
+      }
+      state[i].copy_(src);
+    }
+  }
+  net.eval();
+  TrainMetrics& m = result->metrics;
+  m.best_epoch = static_cast<int32_t>(epoch);
+  m.best_valid_accuracy = all[1].to(torch::kFloat64).item<double>();
+  m.train_samples = IndicesOf(splits, data::Split::kTrain).size();
+  m.valid_samples = IndicesOf(splits, data::Split::kValid).size();
+  return Finish(params, d, splits, heads, tm, result, error);
 }
 
 bool PredictFloat(const TrainedModel& model, const data::Dataset& d,

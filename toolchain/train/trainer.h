@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,6 +50,10 @@ struct TrainMetrics {
   bool stopped_by_hook = false;  // TrainHooks::on_epoch said stop
   double seconds = 0;            // training only
   size_t train_samples = 0, valid_samples = 0;
+  // Distillation (params.distillation.teacher set): the teacher's best valid
+  // accuracy (mean over heads) and its training time. NaN and 0 without.
+  double teacher_valid_accuracy = std::numeric_limits<double>::quiet_NaN();
+  double teacher_seconds = 0;
 };
 
 // The trained LibTorch network (eval mode, BatchNorm not folded). Opaque.
@@ -63,6 +68,10 @@ struct TrainResult {
   // head_class_of[h][dataset.labels[i]].
   std::vector<std::vector<int32_t>> head_class_of;
   std::shared_ptr<const TrainedModel> trained;
+  // Distillation only (empty / null without a teacher): the teacher's
+  // TrainParamsJson and its trained network (for PredictFloat).
+  std::string teacher_params_json;
+  std::shared_ptr<const TrainedModel> teacher;
 };
 
 // Assigns the splits params.split asks for (loading and, if a manifest path
@@ -76,16 +85,45 @@ struct TrainHooks {
   // there (the best epoch so far is kept and exported, as with early
   // stopping). Hyperparameter search prunes bad trials with it.
   std::function<bool(const EpochMetrics&)> on_epoch;
+  // When not empty, the best weights so far (parameters and BatchNorm
+  // statistics) and their epoch are saved here after every epoch that
+  // improves on the best: written to checkpoint_path + ".tmp", then renamed
+  // over checkpoint_path, so the file is always a whole checkpoint. A write
+  // failure stops training with an error. LoadCheckpoint reads it back.
+  // (The teacher of a distillation is not checkpointed.)
+  std::string checkpoint_path;
 };
 
 // Trains on the kTrain samples, early-stops on the kValid ones, calibrates
 // on up to params.calibration.samples kTrain samples and exports. Progress
 // (one line per epoch, with an ETA) goes to stderr unless quiet.
 // Classification datasets only.
+//
+// Distillation: with params.distillation.teacher set, the teacher's params
+// file is loaded and the teacher trained first, on the same dataset and
+// splits, with its own seed; it must declare the same dataset, split rule,
+// relabels and heads, and no teacher of its own. The student's loss is then,
+// per head, alpha * T^2 * KL(softmax(teacher / T) || softmax(student / T))
+// + (1 - alpha) * task loss, the teacher (eval mode) seeing the same
+// augmented batch. EpochMetrics::train_loss is that mixed loss; valid_loss
+// stays the task loss. With alpha = 0 the student's weights are exactly
+// those of training without a teacher.
 bool TrainFromParams(const TrainParams& params, const data::Dataset& dataset,
                      const std::vector<data::Split>& splits,
                      TrainResult* result, std::string* error,
                      bool quiet = false, const TrainHooks* hooks = nullptr);
+
+// Rebuilds the network `params` describes, loads the weights of a
+// checkpoint TrainHooks::checkpoint_path wrote, and calibrates and exports
+// it as TrainFromParams does after training: with the same params (the
+// calibration may differ), dataset and splits, the same FloatModel, bit for
+// bit. result->metrics has only best_epoch and best_valid_accuracy (from the
+// checkpoint) and the sample counts. False and *error if the file is
+// missing, not a Kiln checkpoint, or made for another architecture.
+bool LoadCheckpoint(const std::string& path, const TrainParams& params,
+                    const data::Dataset& dataset,
+                    const std::vector<data::Split>& splits, TrainResult* result,
+                    std::string* error);
 
 // The network params.model describes with its initial weights (seeded by
 // params.training.seed) and, if randomize_batchnorm, random BatchNorm

@@ -62,13 +62,17 @@ std::string MetricsJson(const TrainMetrics& m) {
                       {"lr", Number(e.lr)},
                       {"seconds", Number(e.seconds)}});
   }
-  nlohmann::json j = {{"epochs", epochs},
-                      {"best_epoch", m.best_epoch},
-                      {"best_valid_accuracy", Number(m.best_valid_accuracy)},
-                      {"stopped_early", m.stopped_early},
-                      {"seconds", Number(m.seconds)},
-                      {"train_samples", m.train_samples},
-                      {"valid_samples", m.valid_samples}};
+  nlohmann::json j = {
+      {"epochs", epochs},
+      {"best_epoch", m.best_epoch},
+      {"best_valid_accuracy", Number(m.best_valid_accuracy)},
+      {"stopped_early", m.stopped_early},
+      {"stopped_by_hook", m.stopped_by_hook},
+      {"teacher_valid_accuracy", Number(m.teacher_valid_accuracy)},
+      {"teacher_seconds", Number(m.teacher_seconds)},
+      {"seconds", Number(m.seconds)},
+      {"train_samples", m.train_samples},
+      {"valid_samples", m.valid_samples}};
   return j.dump(2) + "\n";
 }
 
