@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tests/toolchain/scratch_dir.h"
+#include "tests/train/digits_fixture.h"
 #include "toolchain/data/sources.h"
 #include "toolchain/train/trainer.h"
 
@@ -20,21 +21,8 @@ const char kTeacher[] = R"({"dataset": "digits",
     "training": {"epochs": 4, "batch_size": 32, "lr": 0.003, "seed": 5},
     "calibration": {"samples": 32}})";
 
-class DistillationTest : public ::testing::Test {
+class DistillationTest : public DigitsFixture {
  protected:
-  static void SetUpTestSuite() {
-    std::string error;
-    digits_ = new data::Dataset;
-    ASSERT_TRUE(data::OpenDataset("digits", digits_, &error)) << error;
-    splits_ = new std::vector<data::Split>;
-    ASSERT_TRUE(PrepareSplits(TrainParams(), *digits_, splits_, &error))
-        << error;
-  }
-  static void TearDownTestSuite() {
-    delete digits_;
-    delete splits_;
-  }
-
   std::string Write(const std::string& name, const std::string& text) {
     const std::string path = dir_.Path(name);
     std::ofstream(path) << text;
@@ -69,11 +57,7 @@ class DistillationTest : public ::testing::Test {
   }
 
   testing::ScratchDir dir_;
-  static data::Dataset* digits_;
-  static std::vector<data::Split>* splits_;
 };
-data::Dataset* DistillationTest::digits_ = nullptr;
-std::vector<data::Split>* DistillationTest::splits_ = nullptr;
 
 TEST_F(DistillationTest, WideTeacherIntoSmallStudentIsDeterministic) {
   const std::string teacher = Write("teacher.json", kTeacher);

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/train/digits_fixture.h"
 #include "toolchain/data/digits.h"
 #include "toolchain/data/sources.h"
 #include "toolchain/quantization.h"
@@ -26,15 +27,10 @@ namespace kiln {
 namespace train {
 namespace {
 
-class QatTest : public ::testing::Test {
+class QatTest : public DigitsFixture {
  protected:
   static void SetUpTestSuite() {
-    std::string error;
-    digits_ = new data::Dataset;
-    ASSERT_TRUE(data::OpenDataset("digits", digits_, &error)) << error;
-    splits_ = new std::vector<data::Split>;
-    ASSERT_TRUE(PrepareSplits(TrainParams(), *digits_, splits_, &error))
-        << error;
+    DigitsFixture::SetUpTestSuite();
     // The same splits without a valid split: QAT then keeps its last epoch,
     // so the weights always move.
     no_valid_ = new std::vector<data::Split>(*splits_);
@@ -42,9 +38,9 @@ class QatTest : public ::testing::Test {
       if (s == data::Split::kValid) s = data::Split::kTest;
   }
   static void TearDownTestSuite() {
-    delete digits_;
-    delete splits_;
     delete no_valid_;
+    no_valid_ = nullptr;
+    DigitsFixture::TearDownTestSuite();
   }
   static TrainParams Parse(const std::string& text) {
     TrainParams p;
@@ -191,12 +187,8 @@ class QatTest : public ::testing::Test {
     return static_cast<double>(correct) / static_cast<double>(labels.size());
   }
 
-  static data::Dataset* digits_;
-  static std::vector<data::Split>* splits_;
   static std::vector<data::Split>* no_valid_;
 };
-data::Dataset* QatTest::digits_ = nullptr;
-std::vector<data::Split>* QatTest::splits_ = nullptr;
 std::vector<data::Split>* QatTest::no_valid_ = nullptr;
 
 TEST_F(QatTest, MlpMatchesRuntime) {
@@ -436,8 +428,6 @@ TEST_F(QatTest, RepairsBadlyCalibratedModel) {
       RuntimeAccuracy(m, r.head_class_of, *splits_, data::Split::kTest);
   EXPECT_GT(qat_test, ptq_test + 0.05)
       << "PTQ " << ptq_test << " QAT " << qat_test;
-  std::printf("int8 valid PTQ %.4f QAT %.4f, test PTQ %.4f QAT %.4f\n", ptq,
-              qat, ptq_test, qat_test);
 }
 
 // When no epoch beats the model as given on the valid split, the model is

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "tests/toolchain/scratch_dir.h"
+#include "tests/train/digits_fixture.h"
 #include "toolchain/data/sources.h"
 
 namespace kiln {
@@ -139,20 +140,8 @@ std::vector<Tensor> RunModel(const FloatModel& m, const data::Dataset& d,
   return outs;
 }
 
-class TrainerTest : public ::testing::Test {
+class TrainerTest : public DigitsFixture {
  protected:
-  static void SetUpTestSuite() {
-    std::string error;
-    digits_ = new data::Dataset;
-    ASSERT_TRUE(data::OpenDataset("digits", digits_, &error)) << error;
-    splits_ = new std::vector<data::Split>;
-    ASSERT_TRUE(PrepareSplits(TrainParams(), *digits_, splits_, &error))
-        << error;
-  }
-  static void TearDownTestSuite() {
-    delete digits_;
-    delete splits_;
-  }
   static TrainParams Parse(const std::string& text) {
     TrainParams p;
     std::string error;
@@ -186,12 +175,7 @@ class TrainerTest : public ::testing::Test {
     }
     EXPECT_GT(max_abs, 1e-2);  // not trivially zero
   }
-
-  static data::Dataset* digits_;
-  static std::vector<data::Split>* splits_;
 };
-data::Dataset* TrainerTest::digits_ = nullptr;
-std::vector<data::Split>* TrainerTest::splits_ = nullptr;
 
 TEST_F(TrainerTest, FoldedCnnWithFlattenHeadMatchesTorch) {
   // Two convs per block with random BatchNorm statistics, and an FC reading

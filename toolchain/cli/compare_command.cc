@@ -60,9 +60,7 @@ namespace {
 struct CompareArgs {
   std::string a, b;
   ModelDataOptions data;
-  std::string split = "test";
-  size_t batch = 64;
-  int32_t repeats = 5;
+  RunOptions run;
   train::RegressionLimits limits;
   bool json = false;
   bool quiet = false;
@@ -96,30 +94,12 @@ int ParseArgs(const Args& args, CompareArgs* out) {
     const std::string& a = args[i];
     std::string value;
     bool missing = false;
-    uint64_t n = 0;
+    std::string bad;
     double x = 0;
     if (ModelDataFlag(args, &i, &out->data, &missing)) {
       continue;
-    } else if (!missing && FlagValue(args, &i, "--split", &value, &missing)) {
-      if (value != "test" && value != "valid" && value != "train" &&
-          value != "all") {
-        return UsageError("--split wants test, valid, train or all, not '" +
-                          value + "'");
-      }
-      out->split = value;
-    } else if (!missing && FlagValue(args, &i, "--batch", &value, &missing)) {
-      if (!ParseCount(value, 999999999, &n)) {
-        return UsageError(
-            "--batch wants an integer from 1 to 999999999, not '" + value +
-            "'");
-      }
-      out->batch = static_cast<size_t>(n);
-    } else if (!missing && FlagValue(args, &i, "--repeats", &value, &missing)) {
-      if (!ParseCount(value, 1000, &n)) {
-        return UsageError("--repeats wants an integer from 1 to 1000, not '" +
-                          value + "'");
-      }
-      out->repeats = static_cast<int32_t>(n);
+    } else if (!missing && RunOptionFlag(args, &i, &out->run, &missing, &bad)) {
+      if (!bad.empty()) return UsageError(bad);
     } else if (!missing &&
                FlagValue(args, &i, "--max-accuracy-drop", &value, &missing)) {
       if (!ParseNumber(value, 0, 100, &x)) {
@@ -357,15 +337,15 @@ int RunCompare(const Args& args) {
   if (!OpenModelDataOn(opts.b, da, &db, &error)) return Failure(error);
   if (!SameHeads(opts, da, db, &error)) return Failure(error);
   std::vector<size_t> indices;
-  if (!SplitIndices(da, opts.split, &indices, &error)) {
+  if (!SplitIndices(da, opts.run.split, &indices, &error)) {
     return Failure(opts.a + ": " + error);
   }
   const std::vector<uint8_t> items = GatherItems(da.dataset, indices);
   const size_t count = indices.size();
 
   train::EvalOptions eopt;
-  eopt.batch = opts.batch;
-  eopt.repeats = opts.repeats;
+  eopt.batch = opts.run.batch;
+  eopt.repeats = opts.run.repeats;
   eopt.measure_latency = false;
   const uint64_t eval_work = train::EvalWork(count, eopt);
   ProgressBar::Options popt;
@@ -401,7 +381,7 @@ int RunCompare(const Args& args) {
   const ModelData* datas[2] = {&da, &db};
   const std::string* paths[2] = {&opts.a, &opts.b};
   for (int m = 0; m < 2; ++m) {
-    results[m]->split = opts.split;
+    results[m]->split = opts.run.split;
     results[m]->model_name =
         !datas[m]->model_name.empty() ? datas[m]->model_name : *paths[m];
     results[m]->batched_us_per_item = latency[m].batched_us_per_item;

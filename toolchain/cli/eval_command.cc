@@ -57,9 +57,7 @@ namespace {
 struct EvalArgs {
   std::string model;
   ModelDataOptions data;
-  std::string split = "test";
-  size_t batch = 64;
-  int32_t repeats = 5;
+  RunOptions run;
   std::string report;
   bool json = false;
   bool quiet = false;
@@ -88,29 +86,11 @@ int ParseArgs(const Args& args, EvalArgs* out) {
     const std::string& a = args[i];
     std::string value;
     bool missing = false;
-    uint64_t n = 0;
+    std::string bad;
     if (ModelDataFlag(args, &i, &out->data, &missing)) {
       continue;
-    } else if (!missing && FlagValue(args, &i, "--split", &value, &missing)) {
-      if (value != "test" && value != "valid" && value != "train" &&
-          value != "all") {
-        return UsageError("--split wants test, valid, train or all, not '" +
-                          value + "'");
-      }
-      out->split = value;
-    } else if (!missing && FlagValue(args, &i, "--batch", &value, &missing)) {
-      if (!ParseCount(value, 999999999, &n)) {
-        return UsageError(
-            "--batch wants an integer from 1 to 999999999, not '" + value +
-            "'");
-      }
-      out->batch = static_cast<size_t>(n);
-    } else if (!missing && FlagValue(args, &i, "--repeats", &value, &missing)) {
-      if (!ParseCount(value, 1000, &n)) {
-        return UsageError("--repeats wants an integer from 1 to 1000, not '" +
-                          value + "'");
-      }
-      out->repeats = static_cast<int32_t>(n);
+    } else if (!missing && RunOptionFlag(args, &i, &out->run, &missing, &bad)) {
+      if (!bad.empty()) return UsageError(bad);
     } else if (!missing && FlagValue(args, &i, "--report", &value, &missing)) {
       if (value.empty()) return UsageError("--report needs a file name");
       out->report = value;
@@ -281,15 +261,15 @@ int RunEval(const Args& args) {
     fprintf(stderr, "kiln eval: warning: %s\n", w.c_str());
   }
   std::vector<size_t> indices;
-  if (!SplitIndices(data, opts.split, &indices, &error)) {
+  if (!SplitIndices(data, opts.run.split, &indices, &error)) {
     return Failure(opts.model + ": " + error);
   }
   const std::vector<uint8_t> items = GatherItems(data.dataset, indices);
   const std::vector<std::vector<int32_t>> labels = HeadLabels(data, indices);
 
   train::EvalOptions eopt;
-  eopt.batch = opts.batch;
-  eopt.repeats = opts.repeats;
+  eopt.batch = opts.run.batch;
+  eopt.repeats = opts.run.repeats;
   ProgressBar::Options popt;
   popt.enabled = !opts.quiet;
   ProgressBar bar("evaluating", train::EvalWork(indices.size(), eopt), popt);
@@ -300,7 +280,7 @@ int RunEval(const Args& args) {
                            labels, eopt, &result, &error);
   bar.Finish();
   if (!ok) return Failure(opts.model + ": " + error);
-  result.split = opts.split;
+  result.split = opts.run.split;
   result.model_name = !data.model_name.empty()
                           ? data.model_name
                           : std::filesystem::path(opts.model).stem().string();

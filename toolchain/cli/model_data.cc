@@ -402,5 +402,44 @@ bool ParseCount(const std::string& text, uint64_t max, uint64_t* value) {
   return *value >= 1 && *value <= max;
 }
 
+bool RunOptionFlag(const std::vector<std::string>& args, size_t* i,
+                   RunOptions* options, bool* missing,
+                   std::string* usage_error) {
+  usage_error->clear();
+  std::string value;
+  uint64_t n = 0;
+  if (FlagValue(args, i, "--split", &value, missing)) {
+    if (value != "test" && value != "valid" && value != "train" &&
+        value != "all") {
+      *usage_error =
+          "--split wants test, valid, train or all, not '" + value + "'";
+    } else {
+      options->split = value;
+    }
+    return true;
+  }
+  if (*missing) return false;
+  if (FlagValue(args, i, "--batch", &value, missing)) {
+    if (!ParseCount(value, 999999999, &n)) {
+      *usage_error =
+          "--batch wants an integer from 1 to 999999999, not '" + value + "'";
+    } else {
+      options->batch = static_cast<size_t>(n);
+    }
+    return true;
+  }
+  if (*missing) return false;
+  if (FlagValue(args, i, "--repeats", &value, missing)) {
+    if (!ParseCount(value, 1000, &n)) {
+      *usage_error =
+          "--repeats wants an integer from 1 to 1000, not '" + value + "'";
+    } else {
+      options->repeats = static_cast<int32_t>(n);
+    }
+    return true;
+  }
+  return false;
+}
+
 }  // namespace cli
 }  // namespace kiln

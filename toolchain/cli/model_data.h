@@ -102,6 +102,19 @@ bool ModelDataFlag(const std::vector<std::string>& args, size_t* i,
 // The --batch / --repeats syntax: 1 to 9 decimal digits, in [1, max].
 bool ParseCount(const std::string& text, uint64_t max, uint64_t* value);
 
+// Which items to run and how to time them (eval, compare).
+struct RunOptions {
+  std::string split = "test";  // test, valid, train or all
+  size_t batch = 64;           // items per timed runtime call
+  int32_t repeats = 5;         // timed passes
+};
+// FlagValue for --split, --batch and --repeats into *options. When the flag
+// is taken but its value is bad, *usage_error says why (else it is
+// cleared).
+bool RunOptionFlag(const std::vector<std::string>& args, size_t* i,
+                   RunOptions* options, bool* missing,
+                   std::string* usage_error);
+
 }  // namespace cli
 }  // namespace kiln
 
