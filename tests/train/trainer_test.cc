@@ -501,6 +501,37 @@ TEST_F(TrainerTest, FocalLossBalancedWeightsAndMlpTrain) {
   EXPECT_GE(r.metrics.best_valid_accuracy, 0.9);
 }
 
+// Feature vectors (here digits as 64 float features, shifted to have
+// negative values) train with brightness/noise, but image-only
+// augmentations are refused rather than silently zeroing the features.
+TEST_F(TrainerTest, FeatureVectorsRejectImageAugmentation) {
+  data::Dataset features = *digits_;
+  features.item_shape = {64};
+  features.feature_type = data::FeatureType::kFloat32;
+  features.f32.assign(features.u8.begin(), features.u8.end());
+  for (float& v : features.f32) v -= 8.0f;
+  features.u8.clear();
+  std::string error;
+  TrainResult r;
+  TrainParams shift = Parse(R"({"model": {"kind": "mlp"},
+      "training": {"epochs": 1, "augmentation": {"max_shift_pixels": 1}}})");
+  EXPECT_FALSE(TrainFromParams(shift, features, *splits_, &r, &error, true));
+  EXPECT_NE(error.find("max_shift_pixels need image samples"),
+            std::string::npos)
+      << error;
+  TrainParams flip = Parse(R"({"model": {"kind": "mlp"},
+      "training": {"epochs": 1, "augmentation": {"hflip": true}}})");
+  EXPECT_FALSE(TrainFromParams(flip, features, *splits_, &r, &error, true));
+  TrainParams noise = Parse(R"({"model": {"kind": "mlp", "hidden": [32]},
+      "training": {"epochs": 6, "batch_size": 32,
+                   "augmentation": {"noise_std": 0.5, "brightness": 0.1}},
+      "calibration": {"samples": 64}})");
+  ASSERT_TRUE(TrainFromParams(noise, features, *splits_, &r, &error, true))
+      << error;
+  EXPECT_GE(r.metrics.best_valid_accuracy, 0.85);
+  EXPECT_LT(r.model.input.min, 0.0f);  // negative features kept
+}
+
 // Not run by default (minutes): the Fashion-MNIST figure of the report.
 // --gtest_also_run_disabled_tests --gtest_filter=*FashionMnist*
 TEST(TrainerFashion, DISABLED_FashionMnistCnn) {

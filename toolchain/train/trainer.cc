@@ -15,6 +15,7 @@
 #include <limits>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -455,6 +456,13 @@ bool CheckInputs(const TrainParams& params, const data::Dataset& d,
     *error = "model.kind: cnn/multitask need image samples (HxWxC)";
     return false;
   }
+  const AugmentationParams& aug = params.training.augmentation;
+  if (d.item_shape.size() != 3 && (aug.hflip || aug.max_shift_pixels > 0)) {
+    *error =
+        "training.augmentation: hflip and max_shift_pixels need image samples "
+        "(HxWxC), not feature vectors";
+    return false;
+  }
   return true;
 }
 
@@ -506,8 +514,11 @@ bool Finish(const TrainParams& params, const data::Dataset& d,
 }
 
 // Applies augmentation in place to an NCHW batch (network input units).
+// pixel_max: the largest pixel value in network units for image inputs,
+// whose brightness/noise results are clamped to [0, pixel_max]; nullopt for
+// feature vectors, which are not bounded.
 void Augment(torch::Tensor& x, const AugmentationParams& a,
-             std::mt19937_64& rng, float full_scale) {
+             std::mt19937_64& rng, std::optional<float> pixel_max) {
   int64_t n = x.size(0), h = x.size(2), w = x.size(3);
   std::uniform_real_distribution<float> u01(0.0f, 1.0f);
   if (a.hflip) {
@@ -544,7 +555,9 @@ void Augment(torch::Tensor& x, const AugmentationParams& a,
     for (int64_t i = 0; i < noise.numel(); ++i) p[i] = g(rng);
     x.add_(noise);
   }
-  if (a.brightness > 0 || a.noise_std > 0) x.clamp_(0.0f, full_scale);
+  if ((a.brightness > 0 || a.noise_std > 0) && pixel_max.has_value()) {
+    x.clamp_(0.0f, *pixel_max);
+  }
 }
 
 // Per-sample loss (before class weights), targets as class ids.
@@ -733,10 +746,10 @@ bool TrainNet(const TrainParams& params, const data::Dataset& d,
       y.push_back(h.class_of[static_cast<size_t>(d.labels[i])]);
     train_y.push_back(torch::tensor(y, torch::kInt64));
   }
-  float full_scale = d.feature_type == data::FeatureType::kUint8
-                         ? 255.0f * tm->input_scale
-                         : std::numeric_limits<float>::max();
-  if (d.name == "digits") full_scale = 1.0f;
+  std::optional<float> pixel_max;
+  if (d.feature_type == data::FeatureType::kUint8) {
+    pixel_max = d.name == "digits" ? 1.0f : 255.0f * tm->input_scale;
+  }
 
   torch::optim::AdamW opt(
       net.parameters(),
@@ -783,7 +796,7 @@ bool TrainNet(const TrainParams& params, const data::Dataset& d,
       if (hi - lo < 2 && n >= 2) continue;  // BatchNorm needs 2 samples
       torch::Tensor idx = perm.slice(0, lo, hi);
       torch::Tensor x = train_x.index_select(0, idx);
-      Augment(x, t.augmentation, rng, full_scale);
+      Augment(x, t.augmentation, rng, pixel_max);
       lr = lr_at(step++);
       for (auto& g : opt.param_groups())
         static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
