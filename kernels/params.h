@@ -16,10 +16,10 @@ struct RequantParams {
 };
 
 // Multiplier and shift of channel c (per-tensor params broadcast).
-inline int32_t RequantMultiplier(const RequantParams& r, int32_t c) {
+static inline int32_t RequantMultiplier(const RequantParams& r, int32_t c) {
   return r.multiplier[r.count == 1 ? 0 : c];
 }
-inline int32_t RequantShift(const RequantParams& r, int32_t c) {
+static inline int32_t RequantShift(const RequantParams& r, int32_t c) {
   return r.shift[r.count == 1 ? 0 : c];
 }
 

@@ -21,8 +21,9 @@ constexpr int32_t kMinMultiplier = int32_t(1) << 30;
 // i.e. round half toward +infinity of acc * real_multiplier, then saturated to
 // int32. The product fits in 62 bits and the rounding term in 61, so the sum
 // never overflows int64.
-inline int32_t MultiplyByQuantizedMultiplier(int32_t acc, int32_t multiplier,
-                                             int32_t shift) {
+static inline int32_t MultiplyByQuantizedMultiplier(int32_t acc,
+                                                    int32_t multiplier,
+                                                    int32_t shift) {
   const int32_t total = 31 - shift;
   const int64_t round = int64_t(1) << (total - 1);
   const int64_t r = (static_cast<int64_t>(acc) * multiplier + round) >> total;
@@ -34,9 +35,9 @@ inline int32_t MultiplyByQuantizedMultiplier(int32_t acc, int32_t multiplier,
 // Requantize an int32 accumulator to an output value: scaled, offset by the
 // output zero point and clamped to [act_min, act_max] (which lie in
 // [-128, 127] for int8 outputs). The sum is formed in 64 bits so it is exact.
-inline int32_t Requantize(int32_t acc, int32_t multiplier, int32_t shift,
-                          int32_t zero_point, int32_t act_min,
-                          int32_t act_max) {
+static inline int32_t Requantize(int32_t acc, int32_t multiplier, int32_t shift,
+                                 int32_t zero_point, int32_t act_min,
+                                 int32_t act_max) {
   const int64_t v =
       int64_t(MultiplyByQuantizedMultiplier(acc, multiplier, shift)) +
       zero_point;
@@ -46,7 +47,7 @@ inline int32_t Requantize(int32_t acc, int32_t multiplier, int32_t shift,
 }
 
 // Integer division rounding half away from zero; divisor > 0.
-inline int32_t DivideRoundHalfAway(int32_t num, int32_t divisor) {
+static inline int32_t DivideRoundHalfAway(int32_t num, int32_t divisor) {
   return num >= 0 ? (num + divisor / 2) / divisor
                   : -((-num + divisor / 2) / divisor);
 }

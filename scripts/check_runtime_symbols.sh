@@ -68,6 +68,12 @@ __finite
 __finitef
 __fpclassify
 __fpclassifyf
+# --- kernel path selection (kernels/isa.cc, runtime/src/prepack.cc): the
+#     KILN_ISA override, the AMX permission request (Linux arch_prctl through
+#     syscall) and AArch64 hardware capabilities ---
+getenv
+syscall
+getauxval
 # --- compiler/libc support ---
 __stack_chk_fail
 __stack_chk_guard

@@ -28,6 +28,9 @@ KILN_APT_PACKAGES=(
   # toolchain: LibTorch trainer (issue 3)
   libtorch-dev
   nlohmann-json3-dev
+  # runtime: ARM NEON paths cross-built and tested under qemu (issue 4)
+  g++-aarch64-linux-gnu
+  qemu-user-static
 )
 
 # flatc must match the flatbuffers headers the generated code is compiled

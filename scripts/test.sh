@@ -10,6 +10,11 @@
 #   release  preset `release` (-Werror): configure, build, ctest
 #   asan     preset `asan` (ASan + UBSan, leaks on): configure, build, ctest
 #   symbols  scripts/check_runtime_symbols.sh on build/release/runtime/libkiln.a
+#   fallback scripts/test_x86_fallback.sh: the release binaries under
+#            qemu-x86_64 as CPUs without AVX (-> scalar path) and without
+#            AVX-512/VNNI (-> avx2 path), same bytes as native
+#   arm      scripts/test_arm.sh: the AArch64 cross build (NEON, dot product)
+#            and its tests under qemu-aarch64, with and without dot product
 #   smoke    the main job's tools on the release build: `kiln demo` (small),
 #            `kiln inspect` text and JSON, one short benchmark pass, and
 #            `kiln build` (train -> int8 -> evaluate) on the digits dataset,
@@ -31,7 +36,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$PWD"
 
-ALL_STEPS=(setup format release asan symbols smoke fuzz)
+ALL_STEPS=(setup format release asan symbols fallback arm smoke fuzz)
 JOBS="${KILN_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 FUZZ_SECONDS="${KILN_FUZZ_SECONDS:-30}"
 TEST_TIMEOUT="${KILN_TEST_TIMEOUT:-120}"
@@ -108,6 +113,20 @@ step_symbols() {
   local rc=0
   run "$ROOT/scripts/check_runtime_symbols.sh" "$lib" || rc=$?
   if ((rc == 0)); then count_tests symbols 1 0; else count_tests symbols 0 1; fi
+  return "$rc"
+}
+
+step_fallback() {
+  local rc=0
+  run "$ROOT/scripts/test_x86_fallback.sh" build/release || rc=$?
+  if ((rc == 0)); then count_tests fallback 1 0; else count_tests fallback 0 1; fi
+  return "$rc"
+}
+
+step_arm() {
+  local rc=0
+  run "$ROOT/scripts/test_arm.sh" || rc=$?
+  if ((rc == 0)); then count_tests arm 1 0; else count_tests arm 0 1; fi
   return "$rc"
 }
 
@@ -234,6 +253,8 @@ describe() {
     release) echo "preset release (-Werror): configure, build, ctest" ;;
     asan) echo "preset asan (ASan+UBSan): configure, build, ctest" ;;
     symbols) echo "libkiln.a links against libc/libm only (scripts/check_runtime_symbols.sh)" ;;
+    fallback) echo "x86 path fallback under qemu-x86_64 (no AVX, no AVX-512)" ;;
+    arm) echo "AArch64 cross build + tests under qemu-aarch64 (scripts/test_arm.sh)" ;;
     smoke) echo "kiln demo, kiln inspect, one short benchmark pass (release build)" ;;
     fuzz) echo "preset clang: libFuzzer targets, ${FUZZ_SECONDS}s each" ;;
   esac
@@ -258,7 +279,7 @@ for s in "${steps[@]}"; do
   echo "=================================================================="
   echo "==> [$i/${#steps[@]}] $s: $(describe "$s")"
   echo "=================================================================="
-  if [[ ( "$s" == symbols || "$s" == smoke ) && "${status[release]:-}" == FAIL ]]; then
+  if [[ ( "$s" == symbols || "$s" == fallback || "$s" == smoke ) && "${status[release]:-}" == FAIL ]]; then
     echo "skipped: the release step failed"
     status[$s]=SKIP; seconds[$s]=0; overall=1
     continue
@@ -274,6 +295,8 @@ for s in "${steps[@]}"; do
       release) step_release ;;
       asan) step_asan ;;
       symbols) step_symbols ;;
+      fallback) step_fallback ;;
+      arm) step_arm ;;
       smoke) step_smoke ;;
       fuzz) step_fuzz ;;
     esac

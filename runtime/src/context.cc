@@ -3,6 +3,8 @@
 //   [pad to 64][context][tensors][operators][heads][live ranges]
 //   [fixed region][activation region: max_batch * bytes_per_item]
 //
+// The fixed region holds the plan's fixed bytes, then the weights prepacked
+// for the kernel path, then the kernels' scratch (docs/runtime.md).
 // Every piece starts on a 64-byte boundary. Nothing outside the arena is
 // written, and the model bytes are only read.
 #include <string.h>
@@ -146,10 +148,14 @@ extern "C" kiln_status kiln_init(const void* model, size_t model_len,
   c->num_heads = counts.num_heads;
   c->bytes_per_item = counts.bytes_per_item;
   c->fixed_bytes = counts.fixed_bytes;
+  c->packed_offset = counts.packed_offset;
+  c->scratch_offset = counts.scratch_offset;
   PointArrays(c, layout);
   s = VerifyAndDecode(c, err);
   if (s != KILN_OK) return s;
   PlaceRegions(c, max_batch);
+  if ((s = SelectKernels(c, err)) != KILN_OK) return s;
+  if ((s = PrepackOperators(c, err)) != KILN_OK) return s;
   c->magic = kContextMagic;
   *ctx = c;
   if (err != nullptr) {

@@ -93,3 +93,19 @@ extern "C" const char* kiln_head_label(const kiln_context* ctx, int32_t head,
       h.labels);
   return labels->Get(static_cast<uint32_t>(class_id))->c_str();
 }
+
+extern "C" const char* kiln_isa_name_of(int32_t isa) {
+  if (isa < 0 || isa >= static_cast<int32_t>(kiln::Isa::kCount)) return nullptr;
+  return kiln::IsaName(static_cast<kiln::Isa>(isa));
+}
+
+extern "C" uint32_t kiln_supported_isas(void) {
+  return kiln::SupportedIsaMask();
+}
+
+extern "C" const char* kiln_isa_name(const kiln_context* ctx) {
+  return Valid(ctx) ? kiln::IsaName(ctx->kernels.isa) : nullptr;
+}
+
+static_assert(KILN_ISA_COUNT == static_cast<int>(kiln::Isa::kCount),
+              "kiln.h and kernels/isa.h list the same paths");

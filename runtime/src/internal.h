@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/dispatch.h"
 #include "kernels/params.h"
 #include "kiln/kiln.h"
 
@@ -22,6 +23,7 @@ constexpr uint32_t kMaxGraphOutputs = 16;
 constexpr uint32_t kMaxHeads = 32;
 constexpr uint32_t kMaxClasses = 65535;
 constexpr int32_t kMaxDim = 1 << 24;
+constexpr int32_t kMaxWindow = 1024;  // strides, dilations, pads, filters
 // Per-item element count of any tensor, and batch * that, stay below 2^31 so
 // kernels can index with int32.
 constexpr int64_t kMaxItemElements = INT32_MAX;
@@ -70,6 +72,9 @@ struct OpRt {
   uint32_t output;
   const int8_t* filter;  // Conv2D / FullyConnected weights
   const int32_t* bias;
+  // Weights prepacked at init for the context's kernel path (a PackedGemm or
+  // PackedDw inside the arena), or null: run the reference kernel.
+  const void* packed;
   union {
     Conv2DParams conv;
     FullyConnectedParams fc;
@@ -121,8 +126,12 @@ struct kiln_context {
   int32_t* def_op;
   int32_t* last_use;
   uint64_t bytes_per_item;  // activation region per batch item
+  // Fixed region: [model plan's fixed bytes][prepacked weights][scratch].
   uint64_t fixed_bytes;
-  size_t header_bytes;  // context + arrays, rounded to the alignment
+  uint64_t packed_offset;  // offsets inside the fixed region
+  uint64_t scratch_offset;
+  kiln::KernelTable kernels;  // the kernel path chosen at init
+  size_t header_bytes;        // context + arrays, rounded to the alignment
   size_t max_batch;
   uint8_t* fixed;        // fixed region (scratch), fixed_bytes long
   uint8_t* activations;  // activation region, max_batch * bytes_per_item
@@ -137,8 +146,26 @@ struct ModelCounts {
   uint32_t num_operators;
   uint32_t num_heads;
   uint64_t bytes_per_item;
-  uint64_t fixed_bytes;
+  uint64_t fixed_bytes;  // the whole fixed region (plan + packed + scratch)
+  uint64_t packed_offset;
+  uint64_t scratch_offset;
 };
+
+// Bytes of prepacked weights and of kernel scratch a model needs, read from
+// its structure (before semantic verification; malformed parts count 0 and
+// are rejected later). Independent of the kernel path.
+struct KernelRegion {
+  uint64_t packed;
+  uint64_t scratch;
+};
+KernelRegion KernelRegionOf(const void* model);
+
+// Picks the kernel path (KILN_ISA or detection) into ctx->kernels.
+kiln_status SelectKernels(kiln_context* ctx, kiln_error* err);
+
+// Packs every operator's weights for ctx->kernels into the fixed region and
+// checks the decoded operators fit the region KernelRegionOf reserved.
+kiln_status PrepackOperators(kiln_context* ctx, kiln_error* err);
 
 // Formats a message into err (if not null) and returns code.
 kiln_status SetError(kiln_error* err, kiln_status code, const char* fmt, ...)

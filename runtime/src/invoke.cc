@@ -3,6 +3,8 @@
 // verifier, so the only checks are on the call's own arguments.
 #include <string.h>
 
+#include "kernels/driver/drivers.h"
+#include "kernels/driver/quantize_lut.h"
 #include "kernels/ref/ref_kernels.h"
 #include "runtime/src/internal.h"
 
@@ -21,6 +23,10 @@ inline T* As(const kiln_context* ctx, uint32_t t, int32_t batch) {
   return reinterpret_cast<T*>(Activation(ctx, t, batch));
 }
 
+inline uint8_t* Scratch(const kiln_context* ctx) {
+  return ctx->fixed + ctx->scratch_offset;
+}
+
 }  // namespace
 
 void RunOperator(const kiln_context* ctx, const OpRt& op, int32_t batch) {
@@ -29,43 +35,57 @@ void RunOperator(const kiln_context* ctx, const OpRt& op, int32_t batch) {
     case OpKind::kConv2D: {
       Conv2DParams p = op.p.conv;
       p.batch = batch;
-      ref::Conv2D(p, As<int8_t>(ctx, in, batch), op.filter, op.bias,
-                  As<int8_t>(ctx, op.output, batch));
+      const int8_t* x = As<int8_t>(ctx, in, batch);
+      int8_t* y = As<int8_t>(ctx, op.output, batch);
+      if (op.packed == nullptr) {
+        ref::Conv2D(p, x, op.filter, op.bias, y);
+      } else if (ConvIsGemm(p)) {
+        RunConv2DGemm(ctx->kernels, p, x,
+                      *static_cast<const PackedGemm*>(op.packed), y,
+                      Scratch(ctx));
+      } else {
+        ctx->kernels.dwconv(p, x, *static_cast<const PackedDw*>(op.packed), y,
+                            Scratch(ctx));
+      }
       break;
     }
     case OpKind::kFullyConnected: {
       FullyConnectedParams p = op.p.fc;
       p.batch = batch;
-      ref::FullyConnected(p, As<int8_t>(ctx, in, batch), op.filter, op.bias,
-                          As<int8_t>(ctx, op.output, batch));
+      const int8_t* x = As<int8_t>(ctx, in, batch);
+      int8_t* y = As<int8_t>(ctx, op.output, batch);
+      if (op.packed == nullptr) {
+        ref::FullyConnected(p, x, op.filter, op.bias, y);
+      } else {
+        RunFullyConnectedGemm(ctx->kernels, p, x,
+                              *static_cast<const PackedGemm*>(op.packed), y,
+                              Scratch(ctx));
+      }
       break;
     }
     case OpKind::kAdd: {
       AddParams p = op.p.add;
       p.size *= batch;
-      ref::Add(p, As<int8_t>(ctx, in, batch),
-               As<int8_t>(ctx, op.inputs[1], batch),
-               As<int8_t>(ctx, op.output, batch));
+      ctx->kernels.add(p, As<int8_t>(ctx, in, batch),
+                       As<int8_t>(ctx, op.inputs[1], batch),
+                       As<int8_t>(ctx, op.output, batch));
       break;
     }
     case OpKind::kAveragePool2D:
     case OpKind::kMaxPool2D: {
       Pool2DParams p = op.p.pool;
       p.batch = batch;
-      if (op.kind == OpKind::kAveragePool2D) {
-        ref::AveragePool2D(p, As<int8_t>(ctx, in, batch),
-                           As<int8_t>(ctx, op.output, batch));
-      } else {
-        ref::MaxPool2D(p, As<int8_t>(ctx, in, batch),
-                       As<int8_t>(ctx, op.output, batch));
-      }
+      const Pool2DKernel pool = op.kind == OpKind::kAveragePool2D
+                                    ? ctx->kernels.average_pool
+                                    : ctx->kernels.max_pool;
+      pool(p, As<int8_t>(ctx, in, batch), As<int8_t>(ctx, op.output, batch));
       break;
     }
     case OpKind::kGlobalAveragePool: {
       GlobalAveragePoolParams p = op.p.gap;
       p.batch = batch;
-      ref::GlobalAveragePool(p, As<int8_t>(ctx, in, batch),
-                             As<int8_t>(ctx, op.output, batch));
+      ctx->kernels.global_average_pool(p, As<int8_t>(ctx, in, batch),
+                                       As<int8_t>(ctx, op.output, batch));
       break;
     }
     case OpKind::kConcat: {
@@ -100,7 +120,11 @@ void RunOperator(const kiln_context* ctx, const OpRt& op, int32_t batch) {
     case OpKind::kQuantizeInt8: {
       QuantizeIntParams p = op.p.quantize_int;
       p.size *= batch;
-      if (op.kind == OpKind::kQuantizeUint8) {
+      if (op.packed != nullptr) {
+        QuantizeWithLut(static_cast<const int8_t*>(op.packed),
+                        As<uint8_t>(ctx, in, batch), p.size,
+                        As<int8_t>(ctx, op.output, batch));
+      } else if (op.kind == OpKind::kQuantizeUint8) {
         ref::QuantizeFromUint8(p, As<uint8_t>(ctx, in, batch),
                                As<int8_t>(ctx, op.output, batch));
       } else {
@@ -131,6 +155,15 @@ void RunOperator(const kiln_context* ctx, const OpRt& op, int32_t batch) {
 
 using namespace kiln::rt;
 
+namespace {
+
+// Activation bytes per invoke step (see kiln_invoke) and the fewest items a
+// step takes even when one item is larger (per-op overheads amortize).
+constexpr uint64_t kCacheStepBytes = 1u << 20;
+constexpr size_t kMinStepItems = 16;
+
+}  // namespace
+
 extern "C" kiln_status kiln_invoke(kiln_context* ctx, size_t n,
                                    const void* const* inputs,
                                    void* const* outputs,
@@ -143,10 +176,16 @@ extern "C" kiln_status kiln_invoke(kiln_context* ctx, size_t n,
   for (uint32_t i = 0; i < ctx->num_inputs; ++i) {
     if (inputs[i] == nullptr) return KILN_ERR_INVALID_ARGUMENT;
   }
-  for (size_t start = 0; start < n; start += ctx->max_batch) {
+  // Steps of at most max_batch items, and not many more than fit in a
+  // core's L2 with all their activations: a layer's output is then still in
+  // cache when the next layer reads it. The step never changes the bytes.
+  size_t step = static_cast<size_t>(kCacheStepBytes / ctx->bytes_per_item);
+  if (step < kMinStepItems) step = kMinStepItems;
+  if (step > ctx->max_batch) step = ctx->max_batch;
+  for (size_t start = 0; start < n; start += step) {
     const size_t remaining = n - start;
-    const int32_t batch = static_cast<int32_t>(
-        remaining < ctx->max_batch ? remaining : ctx->max_batch);
+    const int32_t batch =
+        static_cast<int32_t>(remaining < step ? remaining : step);
     for (uint32_t i = 0; i < ctx->num_inputs; ++i) {
       const TensorRt& t = ctx->tensors[ctx->inputs[i]];
       memcpy(ctx->activations + t.offset_per_item * batch,

@@ -51,6 +51,8 @@ extern "C" const char* kiln_status_string(kiln_status status) {
       return "arena too small";
     case KILN_ERR_OVERFLOW:
       return "size overflow";
+    case KILN_ERR_UNSUPPORTED:
+      return "kernel path not available";
   }
   return "unknown status";
 }

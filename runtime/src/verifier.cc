@@ -482,7 +482,18 @@ kiln_status CheckStructure(const void* model, size_t model_len,
   counts->num_operators = operators;
   counts->num_heads = heads;
   counts->bytes_per_item = plan->bytes_per_item();
-  counts->fixed_bytes = plan->fixed_bytes();
+  // The fixed region also holds the prepacked weights and kernel scratch.
+  const KernelRegion region = KernelRegionOf(model);
+  counts->packed_offset = AlignUp(plan->fixed_bytes(), 64);
+  counts->scratch_offset = counts->packed_offset + region.packed;
+  counts->fixed_bytes = counts->scratch_offset + region.scratch;
+  if (region.packed > kMaxPlanBytes || region.scratch > kMaxPlanBytes) {
+    return SetError(err, KILN_ERR_LIMITS,
+                    "prepacked weights (%llu bytes) or kernel scratch (%llu) "
+                    "beyond the limit",
+                    static_cast<unsigned long long>(region.packed),
+                    static_cast<unsigned long long>(region.scratch));
+  }
   return KILN_OK;
 }
 

@@ -14,8 +14,6 @@ namespace kiln {
 namespace rt {
 namespace {
 
-constexpr int32_t kMaxWindow = 1024;  // strides, dilations, pads, filters
-
 // Context for the checks of one operator; Fail() prefixes its messages.
 struct OpCheck {
   kiln_context* ctx;

@@ -76,6 +76,13 @@ int main(int argc, char** argv) {
              ? kiln_head_label(ctx, 0, batch[0].class_id[0])
              : "-",
          batch[0].confidence);
+  /* The kernel path and the runnable ones: scripts/test_x86_fallback.sh
+   * checks them under emulated CPUs. */
+  printf("path: %s; runnable:", kiln_isa_name(ctx));
+  for (int32_t i = 0; i < KILN_ISA_COUNT; ++i) {
+    if ((kiln_supported_isas() >> i) & 1u) printf(" %s", kiln_isa_name_of(i));
+  }
+  printf("\n");
   free(single);
   free(batch);
   free(input);

@@ -215,7 +215,13 @@ TEST(Invoke, ThreadsWithOwnArenasGiveIdenticalBytes) {
   std::vector<kiln_status> status(kThreads, KILN_ERR_INVALID_ARGUMENT);
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
-    arenas[t].resize(m.arena.size() / (t + 1) + 4096);
+    // Smaller arenas (fewer items per step) must give the same bytes; the
+    // fixed region (prepacked weights, scratch) needs room beyond one item.
+    size_t one_item = 0;
+    ASSERT_EQ(
+        kiln_arena_size(m.model.data(), m.model.size(), 1, &one_item, nullptr),
+        KILN_OK);
+    arenas[t].resize(one_item + m.arena.size() / (t + 2));
     threads.emplace_back([&, t] {
       kiln_context* ctx = nullptr;
       if (kiln_init_like(m.ctx, arenas[t].data(), arenas[t].size(), &ctx,

@@ -54,6 +54,10 @@ extern const char kCompareUsage[];
 int RunCompare(const Args& args);
 extern const char kReviewUsage[];
 int RunReview(const Args& args);
+extern const char kBenchUsage[];
+int RunBench(const Args& args);
+extern const char kZooUsage[];
+int RunZoo(const Args& args);
 
 }  // namespace cli
 }  // namespace kiln

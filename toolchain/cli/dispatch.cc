@@ -34,6 +34,12 @@ const Command kCommands[] = {
      kCompareUsage, RunCompare},
     {"review", "review a model's mistakes and suspect labels on its dataset",
      kReviewUsage, RunReview},
+    {"bench",
+     "time a .kiln model through the runtime: latency, throughput, kernel "
+     "path",
+     kBenchUsage, RunBench},
+    {"zoo", "write a reference model (mlp160, blocknet, resnet18, ...)",
+     kZooUsage, RunZoo},
 };
 
 void PrintHelp(FILE* out) {

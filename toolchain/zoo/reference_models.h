@@ -30,6 +30,16 @@ ModelBuilder Mlp160(uint32_t seed, bool float_io);
 // "entropy"), each with a top-k decision policy.
 ModelBuilder BlockNet(uint32_t seed);
 
+// resnet18: torchvision ResNet-18 on int8 224x224x3 NHWC (scale 1/32, zero
+// point 0: N(0,1) inputs fit), BatchNorm folded away: 7x7/2 conv + ReLU,
+// 3x3/2 max pool, 4 stages of 2 basic blocks (64, 128, 256, 512 channels;
+// the first block of stages 2-4 strides by 2 and has a 1x1/2 conv on its
+// shortcut), Add + ReLU, global average pool, FC 512 -> 1000 logits (the
+// only output, no head). 1,814,073,344 MACs, as ../shared/peers counts them.
+// Output scales follow the He-init second moments, so activations neither
+// vanish nor saturate with depth.
+ModelBuilder ResNet18(uint32_t seed);
+
 // Every operator of the format at least once, with float and uint8 inputs,
 // strided/padded/grouped convolutions, both pools, Add, Concat with and
 // without requantization, Reshape, Softmax, Logistic and Dequantize.

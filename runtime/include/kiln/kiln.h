@@ -65,7 +65,9 @@ typedef enum kiln_status {
   KILN_ERR_HEAD = 18,            /* head or decision policy inconsistent */
   KILN_ERR_TABLE = 19,           /* lookup table malformed */
   KILN_ERR_ARENA_TOO_SMALL = 20, /* arena cannot hold one item */
-  KILN_ERR_OVERFLOW = 21         /* a size computation would overflow */
+  KILN_ERR_OVERFLOW = 21,        /* a size computation would overflow */
+  KILN_ERR_UNSUPPORTED = 22      /* the kernel path forced by KILN_ISA is not
+                                    compiled in or this CPU cannot run it */
 } kiln_status;
 
 typedef struct kiln_error {
@@ -125,13 +127,17 @@ typedef struct kiln_context kiln_context;
 kiln_status kiln_arena_size(const void* model, size_t model_len, size_t batch,
                             size_t* bytes, kiln_error* err);
 
-/* Verifies the model and builds a context in `arena`. The largest batch that
- * fits is used per internal step. `err` may be NULL. */
+/* Verifies the model and builds a context in `arena`: picks the kernel path
+ * (see KILN_ISA below) and prepacks the convolution and fully-connected
+ * weights into the arena for it. The largest batch that fits is used per
+ * internal step. `err` may be NULL. */
 kiln_status kiln_init(const void* model, size_t model_len, void* arena,
                       size_t arena_len, kiln_context** ctx, kiln_error* err);
 
 /* Builds a context for the same (already verified) model in another arena
- * without verifying again: the cheap way to give each thread its own. */
+ * without verifying again: the cheap way to give each thread its own. It
+ * runs the same kernel path and reads the weights `verified` prepacked in its
+ * arena, so that arena (like the model) must outlive the new context. */
 kiln_status kiln_init_like(const kiln_context* verified, void* arena,
                            size_t arena_len, kiln_context** ctx,
                            kiln_error* err);
@@ -156,6 +162,41 @@ kiln_status kiln_get_head_info(const kiln_context* ctx, int32_t index,
 /* Label of a class of a head, or NULL when the model has none. */
 const char* kiln_head_label(const kiln_context* ctx, int32_t head,
                             int32_t class_id);
+
+/* Kernel paths. kiln_init picks the fastest path this CPU runs (run-time
+ * detection: cpuid/xgetbv on x86 incl. the AMX permission request,
+ * getauxval on AArch64). The environment variable KILN_ISA (one of the names
+ * below) forces a path; kiln_init fails with KILN_ERR_UNSUPPORTED if that path
+ * cannot run here. Every path produces the same bytes. */
+#define KILN_ISA_COUNT 8
+/* Name of path `isa` (0 .. KILN_ISA_COUNT-1): "ref", "scalar", "avx2",
+ * "avxvnni", "avx512vnni", "amx", "neon", "neondot"; NULL if out of range. */
+const char* kiln_isa_name_of(int32_t isa);
+/* Bit i set: path i is compiled in and runs on this CPU. */
+uint32_t kiln_supported_isas(void);
+/* The path a context runs. */
+const char* kiln_isa_name(const kiln_context* ctx);
+
+/* Threads. The runtime starts no threads; the caller lends them through a
+ * parallel-for: it must run task(task_ctx, i) once for every i in
+ * [0, num_tasks), in any order and on any threads, and return when all are
+ * done. */
+typedef void (*kiln_task_fn)(void* task_ctx, int32_t task);
+typedef void (*kiln_parallel_for_fn)(void* user, int32_t num_tasks,
+                                     kiln_task_fn task, void* task_ctx);
+
+/* Runs n items on num_contexts contexts of the same model (one arena each,
+ * e.g. kiln_init_like of the first), splitting the items into contiguous
+ * ranges of as equal size as possible, one range per context and task. Each
+ * item is computed exactly as kiln_invoke computes it, so the bytes do not
+ * depend on num_contexts or on the threads. parallel_for may be NULL (the
+ * ranges then run one after another on the calling thread). Arguments as for
+ * kiln_invoke; the contexts must be distinct. */
+kiln_status kiln_invoke_parallel(kiln_context* const* contexts,
+                                 int32_t num_contexts, size_t n,
+                                 const void* const* inputs,
+                                 void* const* outputs, kiln_decision* decisions,
+                                 kiln_parallel_for_fn parallel_for, void* user);
 
 /* Static English name of a status code. */
 const char* kiln_status_string(kiln_status status);

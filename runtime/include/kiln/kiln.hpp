@@ -67,6 +67,8 @@ class Session {
   }
 
   size_t max_batch() const { return kiln_max_batch(ctx_); }
+  // The kernel path this session runs ("avx512vnni", ...).
+  const char* isa() const { return kiln_isa_name(ctx_); }
   int32_t num_inputs() const { return kiln_num_inputs(ctx_); }
   int32_t num_outputs() const { return kiln_num_outputs(ctx_); }
   int32_t num_heads() const { return kiln_num_heads(ctx_); }

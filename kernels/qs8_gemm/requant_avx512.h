@@ -1,0 +1,119 @@
+// Exact requantization of int32 accumulators with AVX-512 (F/BW/DQ/VL), for
+// the translation units compiled with AVX-512 flags (GEMM, depthwise, ...).
+// Every function is static inline (rule for ISA translation units: no shared
+// non-static inline code the linker could pick for baseline callers).
+//
+// Bit for bit what kernels/requant.h computes per lane:
+//   r = (int64(acc) * M + 2^(total-1)) >> total,  total = 31 - shift in [1, 62]
+//   out = clamp(saturate_int32(r) + zp, act_min, act_max)
+// Because [act_min, act_max] lies inside [-128, 127] and so does zp, that is
+// the same as clamping r itself, in 64 bits, to [act_min - zp, act_max - zp]
+// and adding zp afterwards: the int32 saturation can never change the result
+// of a clamp to a range that lies within int32. So there is no saturating
+// 64 -> 32 narrowing here, only vpminsq/vpmaxsq on the 64-bit products.
+//
+// vpmuldq multiplies the low (even) dword of each qword, so one vector of 16
+// accumulators is handled as two halves, even lanes and odd lanes, each with
+// its own per-lane constants prepared once per 16 channels.
+#ifndef KILN_KERNELS_QS8_GEMM_REQUANT_AVX512_H_
+#define KILN_KERNELS_QS8_GEMM_REQUANT_AVX512_H_
+
+// GCC 12 reports the `__Y = __Y` placeholders of its AVX-512 intrinsics as
+// maybe-uninitialized once inlined (GCC bug 105593). Includers should put
+// the same pragma before their own first #include <immintrin.h>.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+#include <immintrin.h>
+#include <stdint.h>
+
+namespace kiln {
+
+// Per-lane constants of 16 channels.
+struct Qs8RequantZmm {
+  __m512i multiplier;      // int32 per lane (vpmuldq reads the even ones)
+  __m512i multiplier_odd;  // odd lanes' multipliers moved to even dwords
+  __m512i round_even;      // 2^(total-1) as int64, channels 0, 2, ..., 14
+  __m512i round_odd;       // ... channels 1, 3, ..., 15
+  __m512i total_even;      // 31 - shift as int64, even channels
+  __m512i total_odd;       // ... odd channels
+};
+
+// Constants for 16 channels from per-lane int32 multipliers (0 or
+// [2^30, 2^31 - 1]) and shifts ([-31, 30]).
+static inline Qs8RequantZmm Qs8RequantZmmInit(__m512i multiplier,
+                                              __m512i shift) {
+  const __m512i one = _mm512_set1_epi64(1);
+  const __m512i total = _mm512_sub_epi32(_mm512_set1_epi32(31), shift);
+  Qs8RequantZmm q;
+  q.multiplier = multiplier;
+  q.multiplier_odd = _mm512_srli_epi64(multiplier, 32);
+  q.total_even = _mm512_and_si512(total, _mm512_set1_epi64(0xffffffff));
+  q.total_odd = _mm512_srli_epi64(total, 32);
+  q.round_even = _mm512_sllv_epi64(one, _mm512_sub_epi64(q.total_even, one));
+  q.round_odd = _mm512_sllv_epi64(one, _mm512_sub_epi64(q.total_odd, one));
+  return q;
+}
+
+// The same from arrays of 16 int32 multipliers and shifts.
+static inline Qs8RequantZmm Qs8RequantZmmLoad(const int32_t* multiplier,
+                                              const int32_t* shift) {
+  return Qs8RequantZmmInit(_mm512_loadu_si512(multiplier),
+                           _mm512_loadu_si512(shift));
+}
+
+// Broadcast 64-bit clamp bounds relative to the output zero point:
+// lo = act_min - zp, hi = act_max - zp (see the header comment).
+static inline __m512i Qs8ClampBoundZmm(int32_t act, int32_t zero_point) {
+  return _mm512_set1_epi64(int64_t(act) - zero_point);
+}
+
+// clamp(MultiplyByQuantizedMultiplier(acc), lo, hi) per lane as int32, with
+// lo / hi from Qs8ClampBoundZmm (so the caller adds the zero point).
+static inline __m512i Qs8RequantizeZmm(__m512i acc, const Qs8RequantZmm& q,
+                                       __m512i lo, __m512i hi) {
+  // Empty asm: `acc` is read twice below; when it comes straight out of an
+  // accumulation loop GCC 12 otherwise copies every accumulator register
+  // twice per iteration of that loop (2 extra moves per vpdpbusd).
+  __asm__("" : "+v"(acc));
+  __m512i even = _mm512_mul_epi32(acc, q.multiplier);
+  __m512i odd = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), q.multiplier_odd);
+  // |acc * M| < 2^62 and the rounding term is at most 2^61: no overflow.
+  even = _mm512_srav_epi64(_mm512_add_epi64(even, q.round_even), q.total_even);
+  odd = _mm512_srav_epi64(_mm512_add_epi64(odd, q.round_odd), q.total_odd);
+  even = _mm512_min_epi64(_mm512_max_epi64(even, lo), hi);
+  odd = _mm512_min_epi64(_mm512_max_epi64(odd, lo), hi);
+  // Both now fit in the low dword of their qword: move the odd results up
+  // (swap dwords within each qword) into the odd lanes of `even`.
+  return _mm512_mask_shuffle_epi32(even, 0xaaaa, odd, _MM_PERM_CDAB);
+}
+
+// Adds the zero point to 16 clamped int32 values from Qs8RequantizeZmm and
+// narrows them to 16 int8 (exact: the results lie in [act_min, act_max]).
+static inline __m128i Qs8ToInt8Zmm(__m512i v, __m512i zero_point32) {
+  return _mm512_cvtepi32_epi8(_mm512_add_epi32(v, zero_point32));
+}
+
+// Four vectors of 16 clamped values (channel blocks 0..3) plus the zero point
+// (int16 lanes) as 64 int8 in channel order: v0[0..15], v1[0..15], ...
+// Cheaper than four Qs8ToInt8Zmm when whole 64-channel rows are stored.
+static inline __m512i Qs8PackZmm(__m512i v0, __m512i v1, __m512i v2, __m512i v3,
+                                 __m512i zero_point16) {
+  // Values are within [-255, 255] (clamped relative to zp), so neither the
+  // int16 add nor the saturating packs ever saturate.
+  const __m512i p01 =
+      _mm512_add_epi16(_mm512_packs_epi32(v0, v1), zero_point16);
+  const __m512i p23 =
+      _mm512_add_epi16(_mm512_packs_epi32(v2, v3), zero_point16);
+  // Dword 4 * lane + j now holds channels 4 * lane .. + 3 of block j; the
+  // permutation transposes that back to dword 4 * j + lane.
+  const __m512i b = _mm512_packs_epi16(p01, p23);
+  const __m512i idx =
+      _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  return _mm512_permutexvar_epi32(idx, b);
+}
+
+}  // namespace kiln
+
+#endif  // KILN_KERNELS_QS8_GEMM_REQUANT_AVX512_H_
