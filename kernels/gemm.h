@@ -69,10 +69,11 @@ const PackedGemm* PackGemm(int32_t n, int32_t k, const int8_t* w,
 // Raw rows (flip != 0, only for tables with gemm_reads_raw_rows): the rows
 // are the int8 input values themselves, read in place (a pointwise
 // convolution's input pixels, a FullyConnected's batch), so no copy is made.
-// Then k is a multiple of 4, a kernel reads exactly k bytes of each of the
-// `rows` rows (nothing past them), stride is any value >= k, and the kernel
-// XORs every 4-byte group it reads with `flip` (0x80808080) to obtain its
-// encoding (x ^ 0x80 == x + 128 as uint8).
+// Then a kernel reads exactly k_padded bytes of each of the `rows` rows and
+// nothing else (bytes past k meet zero weights, so whatever they hold adds
+// nothing; the caller guarantees they are readable), stride is any value
+// >= k, and the kernel XORs every 4-byte group it reads with `flip`
+// (0x80808080) to obtain its encoding (x ^ 0x80 == x + 128 as uint8).
 struct GemmRows {
   int32_t rows;
   const uint8_t* data;

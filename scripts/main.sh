@@ -8,7 +8,9 @@
 #      through the runtime on the official test set: float vs int8
 #      accuracy, fallback rate, latency (~3-4 min on 2 cores)
 #   4. `kiln inspect` the compiled model
-#   5. the runtime benchmarks (invoke overhead, mlp160, blocknet)
+#   5. `kiln bench` of the compiled model on this CPU's kernel path (median,
+#      p90 per image), then the runtime benchmarks (invoke overhead, mlp160,
+#      blocknet, resnet18) on every kernel path this CPU runs
 #
 # Environment: KILN_JOBS (build parallelism), KILN_OUT (default out/).
 set -euo pipefail
@@ -33,6 +35,10 @@ build/release/toolchain/kiln build toolchain/params/fashion_mnist_cnn.json \
 section "kiln inspect $OUT/fashion/model.kiln"
 build/release/toolchain/kiln inspect "$OUT/fashion/model.kiln"
 
-section "runtime benchmarks (single thread, medians of 5 repetitions)"
-build/release/bench/kiln_bench_runtime --benchmark_repetitions=5 \
-  --benchmark_report_aggregates_only=true --benchmark_min_time=0.2
+section "kiln bench $OUT/fashion/model.kiln (batch 1 and 256, single thread)"
+build/release/toolchain/kiln bench "$OUT/fashion/model.kiln" --batch 1
+build/release/toolchain/kiln bench "$OUT/fashion/model.kiln" --batch 256 --reps 50
+
+section "runtime benchmarks per kernel path (single thread, medians of 3 repetitions)"
+build/release/bench/kiln_bench_runtime --benchmark_repetitions=3 \
+  --benchmark_report_aggregates_only=true --benchmark_min_time=0.1

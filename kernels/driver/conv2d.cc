@@ -66,19 +66,23 @@ void RunConv2DGemm(const KernelTable& table, const Conv2DParams& p,
   const bool pointwise = p.kernel_h == 1 && p.kernel_w == 1 &&
                          p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 &&
                          p.pad_left == 0;
-  if (pointwise && GemmReadsRowsInPlace(table, k)) {
-    // Every output pixel's row is its input pixel, in place: no copy.
-    const GemmRows a{static_cast<int32_t>(pixels),
-                     reinterpret_cast<const uint8_t*>(input),
-                     static_cast<size_t>(k), kGemmFlipToUint8};
-    const GemmOutput out{output, static_cast<size_t>(p.out_c),
-                         p.output_zero_point, p.clamp};
-    table.gemm(a, w, out, kernel_scratch);
-    return;
+  int64_t first = 0;  // first row to copy
+  if (pointwise) {
+    // Output pixels' rows are their input pixels: read in place, no copy.
+    first = RowsReadableInPlace(table, k, pixels);
+    if (first > 0) {
+      const GemmRows a{static_cast<int32_t>(first),
+                       reinterpret_cast<const uint8_t*>(input),
+                       static_cast<size_t>(k), kGemmFlipToUint8};
+      const GemmOutput out{output, static_cast<size_t>(p.out_c),
+                           p.output_zero_point, p.clamp};
+      table.gemm(a, w, out, kernel_scratch);
+    }
+    if (first == pixels) return;
   }
   // Bytes [k, stride) of every row stay zero: cleared once, never written.
   memset(scratch, 0, static_cast<size_t>(kGemmTileRows) * stride);
-  for (int64_t m0 = 0; m0 < pixels; m0 += kGemmTileRows) {
+  for (int64_t m0 = first; m0 < pixels; m0 += kGemmTileRows) {
     const int32_t rows = static_cast<int32_t>(
         pixels - m0 < kGemmTileRows ? pixels - m0 : kGemmTileRows);
     for (int32_t r = 0; r < rows; ++r) {

@@ -21,9 +21,15 @@ inline int32_t ConvGemmK(const Conv2DParams& p) {
   return p.kernel_h * p.kernel_w * (p.in_c / p.groups);
 }
 
-// True if a GEMM over rows of k int8 values can read them in place.
-inline bool GemmReadsRowsInPlace(const KernelTable& table, int32_t k) {
-  return table.gemm_reads_raw_rows && k % kGemmGroupK == 0;
+// How many of n contiguous rows of k int8 values (stride k) a GEMM can read
+// in place (GemmRows::flip): all when k is a multiple of 4; otherwise all
+// but the last, whose padding bytes up to k_padded would lie past the
+// tensor (another row's padding bytes are the next row's first bytes, which
+// meet zero weights). 0 when the table's kernel needs copied rows.
+inline int64_t RowsReadableInPlace(const KernelTable& table, int32_t k,
+                                   int64_t n) {
+  if (!table.gemm_reads_raw_rows) return 0;
+  return k % kGemmGroupK == 0 ? n : n - 1;
 }
 
 // True if this Conv2D runs as a GEMM (groups == 1).

@@ -15,25 +15,28 @@ void RunFullyConnectedGemm(const KernelTable& table,
                            const FullyConnectedParams& p, const int8_t* input,
                            const PackedGemm& w, int8_t* output,
                            uint8_t* scratch) {
-  const GemmOutput whole{output, static_cast<size_t>(p.out_features),
-                         p.output_zero_point, p.clamp};
-  if (GemmReadsRowsInPlace(table, p.in_features)) {
-    // The batch rows are the GEMM rows: no copy.
-    const GemmRows a{p.batch, reinterpret_cast<const uint8_t*>(input),
+  // The batch rows are the GEMM rows: read in place where possible.
+  const int32_t first =
+      static_cast<int32_t>(RowsReadableInPlace(table, p.in_features, p.batch));
+  if (first > 0) {
+    const GemmRows a{first, reinterpret_cast<const uint8_t*>(input),
                      static_cast<size_t>(p.in_features), kGemmFlipToUint8};
-    table.gemm(a, w, whole, driver::KernelScratch(scratch, p.in_features));
-    return;
+    const GemmOutput out{output, static_cast<size_t>(p.out_features),
+                         p.output_zero_point, p.clamp};
+    table.gemm(a, w, out, driver::KernelScratch(scratch, p.in_features));
   }
+  if (first == p.batch) return;
   const size_t stride = GemmRowStride(p.in_features);
   void* kernel_scratch = driver::KernelScratch(scratch, p.in_features);
   // Bytes [in_features, stride) of every row stay zero: cleared once here,
   // never written by the loop below. Only the rows a tile uses are cleared
   // (one row for a batch-1 call).
-  const int32_t used = p.batch < kGemmTileRows ? p.batch : kGemmTileRows;
+  const int32_t left = p.batch - first;
+  const int32_t used = left < kGemmTileRows ? left : kGemmTileRows;
   for (int32_t r = 0; r < used; ++r) {
     memset(scratch + r * stride + p.in_features, 0, stride - p.in_features);
   }
-  for (int32_t m0 = 0; m0 < p.batch; m0 += kGemmTileRows) {
+  for (int32_t m0 = first; m0 < p.batch; m0 += kGemmTileRows) {
     const int32_t rows =
         p.batch - m0 < kGemmTileRows ? p.batch - m0 : kGemmTileRows;
     for (int32_t r = 0; r < rows; ++r) {

@@ -42,7 +42,7 @@ struct Ctx {
   int32_t groups;      // k_padded / 4
   int8_t* c;
   size_t c_stride;
-  __m512i lo, hi;  // 64-bit clamp bounds relative to the zero point
+  Qs8ClampZmm clamp;  // bounds relative to the zero point
   __m512i zp16;
 };
 
@@ -122,9 +122,9 @@ __attribute__((noinline)) void Tile(const Ctx& x, const Strip& s, int32_t m) {
 
   // Block-outer so each block's requantization constants are read once for
   // all rows.
-#define KILN_REQUANT(j, r)                                    \
-  if constexpr (r < MR && j < NB) {                           \
-    c##r##j = Qs8RequantizeZmm(c##r##j, s.rq[j], x.lo, x.hi); \
+#define KILN_REQUANT(j, r)                                 \
+  if constexpr (r < MR && j < NB) {                        \
+    c##r##j = Qs8RequantizeZmm(c##r##j, s.rq[j], x.clamp); \
   }
 #define KILN_REQUANT_BLOCK(j) KILN_FOR_ROWS_OF(KILN_REQUANT, j)
 #define KILN_FOR_ROWS_OF(X, j) \
@@ -214,7 +214,7 @@ __attribute__((noinline)) void TileRow(const Ctx& x, const Strip& s,
   if constexpr (j < NB) {                                     \
     p0##j = _mm512_add_epi32(_mm512_add_epi32(p0##j, p1##j),  \
                              _mm512_add_epi32(p2##j, p3##j)); \
-    p0##j = Qs8RequantizeZmm(p0##j, s.rq[j], x.lo, x.hi);     \
+    p0##j = Qs8RequantizeZmm(p0##j, s.rq[j], x.clamp);        \
   }
   KILN_FOR_BLOCKS(KILN_SUM, 0);
 #undef KILN_SUM
@@ -265,8 +265,7 @@ void qs8_gemm__avx512vnni(const GemmRows& a, const PackedGemm& w,
   x.groups = w.k_padded / kGemmGroupK;
   x.c = out.data;
   x.c_stride = out.stride;
-  x.lo = Qs8ClampBoundZmm(out.clamp.min, out.zero_point);
-  x.hi = Qs8ClampBoundZmm(out.clamp.max, out.zero_point);
+  x.clamp = Qs8ClampZmmInit(out.clamp.min, out.clamp.max, out.zero_point);
   x.zp16 = _mm512_set1_epi16(static_cast<int16_t>(out.zero_point));
   for (int32_t b0 = 0; b0 < w.n_blocks; b0 += kMaxBlocks) {
     const int32_t nb =

@@ -38,7 +38,39 @@ struct Qs8RequantZmm {
   __m512i round_odd;       // ... channels 1, 3, ..., 15
   __m512i total_even;      // 31 - shift as int64, even channels
   __m512i total_odd;       // ... odd channels
+  // When every lane has total >= 33 (shift <= -2, the usual case: real
+  // multipliers below 1/2), only the high dword of the product matters:
+  //   (P + 2^(t-1)) >> t == (floor(P / 2^32) + 2^(t-33)) >> (t-32)
+  // exactly (2^(t-1) is a multiple of 2^32, so it commutes with the floor),
+  // and |floor(P / 2^32)| < 2^30 keeps everything in int32.
+  __m512i round32;  // 2^(total-33) per lane
+  __m512i shift32;  // total - 32 per lane
+  bool high_dword_only;
 };
+
+// Clamp bounds relative to the output zero point, lo = act_min - zp and
+// hi = act_max - zp (see the header comment), as int64 and as int32 lanes.
+struct Qs8ClampZmm {
+  __m512i lo64, hi64, lo32, hi32;
+};
+
+static inline Qs8ClampZmm Qs8ClampZmmInit(int32_t act_min, int32_t act_max,
+                                          int32_t zero_point) {
+  const int64_t lo = int64_t(act_min) - zero_point;
+  const int64_t hi = int64_t(act_max) - zero_point;
+  Qs8ClampZmm c;
+  c.lo64 = _mm512_set1_epi64(lo);
+  c.hi64 = _mm512_set1_epi64(hi);
+  // The int32 form is used only on the high-dword path, whose values lie in
+  // int32; bounds beyond int32 (never produced by the verifier) are capped.
+  c.lo32 = _mm512_set1_epi32(static_cast<int32_t>(lo < INT32_MIN   ? INT32_MIN
+                                                  : lo > INT32_MAX ? INT32_MAX
+                                                                   : lo));
+  c.hi32 = _mm512_set1_epi32(static_cast<int32_t>(hi < INT32_MIN   ? INT32_MIN
+                                                  : hi > INT32_MAX ? INT32_MAX
+                                                                   : hi));
+  return c;
+}
 
 // Constants for 16 channels from per-lane int32 multipliers (0 or
 // [2^30, 2^31 - 1]) and shifts ([-31, 30]).
@@ -53,6 +85,11 @@ static inline Qs8RequantZmm Qs8RequantZmmInit(__m512i multiplier,
   q.total_odd = _mm512_srli_epi64(total, 32);
   q.round_even = _mm512_sllv_epi64(one, _mm512_sub_epi64(q.total_even, one));
   q.round_odd = _mm512_sllv_epi64(one, _mm512_sub_epi64(q.total_odd, one));
+  const __m512i t33 = _mm512_set1_epi32(33);
+  q.high_dword_only = _mm512_cmplt_epi32_mask(total, t33) == 0;
+  q.round32 =
+      _mm512_sllv_epi32(_mm512_set1_epi32(1), _mm512_sub_epi32(total, t33));
+  q.shift32 = _mm512_sub_epi32(total, _mm512_set1_epi32(32));
   return q;
 }
 
@@ -63,27 +100,30 @@ static inline Qs8RequantZmm Qs8RequantZmmLoad(const int32_t* multiplier,
                            _mm512_loadu_si512(shift));
 }
 
-// Broadcast 64-bit clamp bounds relative to the output zero point:
-// lo = act_min - zp, hi = act_max - zp (see the header comment).
-static inline __m512i Qs8ClampBoundZmm(int32_t act, int32_t zero_point) {
-  return _mm512_set1_epi64(int64_t(act) - zero_point);
-}
-
 // clamp(MultiplyByQuantizedMultiplier(acc), lo, hi) per lane as int32, with
-// lo / hi from Qs8ClampBoundZmm (so the caller adds the zero point).
+// the bounds relative to the zero point (so the caller adds the zero point).
 static inline __m512i Qs8RequantizeZmm(__m512i acc, const Qs8RequantZmm& q,
-                                       __m512i lo, __m512i hi) {
+                                       const Qs8ClampZmm& c) {
   // Empty asm: `acc` is read twice below; when it comes straight out of an
   // accumulation loop GCC 12 otherwise copies every accumulator register
   // twice per iteration of that loop (2 extra moves per vpdpbusd).
   __asm__("" : "+v"(acc));
   __m512i even = _mm512_mul_epi32(acc, q.multiplier);
   __m512i odd = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), q.multiplier_odd);
+  if (q.high_dword_only) {
+    // High dwords of the products in lane order: the even products' move
+    // down, the odd products' already sit in the odd dwords.
+    const __m512i high =
+        _mm512_mask_blend_epi32(0xaaaa, _mm512_srli_epi64(even, 32), odd);
+    const __m512i r =
+        _mm512_srav_epi32(_mm512_add_epi32(high, q.round32), q.shift32);
+    return _mm512_min_epi32(_mm512_max_epi32(r, c.lo32), c.hi32);
+  }
   // |acc * M| < 2^62 and the rounding term is at most 2^61: no overflow.
   even = _mm512_srav_epi64(_mm512_add_epi64(even, q.round_even), q.total_even);
   odd = _mm512_srav_epi64(_mm512_add_epi64(odd, q.round_odd), q.total_odd);
-  even = _mm512_min_epi64(_mm512_max_epi64(even, lo), hi);
-  odd = _mm512_min_epi64(_mm512_max_epi64(odd, lo), hi);
+  even = _mm512_min_epi64(_mm512_max_epi64(even, c.lo64), c.hi64);
+  odd = _mm512_min_epi64(_mm512_max_epi64(odd, c.lo64), c.hi64);
   // Both now fit in the low dword of their qword: move the odd results up
   // (swap dwords within each qword) into the odd lanes of `even`.
   return _mm512_mask_shuffle_epi32(even, 0xaaaa, odd, _MM_PERM_CDAB);
