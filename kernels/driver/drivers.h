@@ -22,14 +22,18 @@ inline int32_t ConvGemmK(const Conv2DParams& p) {
 }
 
 // How many of n contiguous rows of k int8 values (stride k) a GEMM can read
-// in place (GemmRows::flip): all when k is a multiple of 4; otherwise all
-// but the last, whose padding bytes up to k_padded would lie past the
-// tensor (another row's padding bytes are the next row's first bytes, which
-// meet zero weights). 0 when the table's kernel needs copied rows.
+// in place (GemmRows::flip). A kernel reads k_padded bytes per row; the
+// bytes past k are the first bytes of the following rows (they meet zero
+// weights), so the last rows, whose padding would lie past the tensor, are
+// left to the copying path: none when k is a multiple of 4, otherwise
+// ceil((k_padded - k) / k) of them. 0 when the table's kernel needs copied
+// rows.
 inline int64_t RowsReadableInPlace(const KernelTable& table, int32_t k,
                                    int64_t n) {
   if (!table.gemm_reads_raw_rows) return 0;
-  return k % kGemmGroupK == 0 ? n : n - 1;
+  const int32_t pad = (kGemmGroupK - k % kGemmGroupK) % kGemmGroupK;
+  const int64_t tail = (pad + k - 1) / k;
+  return n > tail ? n - tail : 0;
 }
 
 // True if this Conv2D runs as a GEMM (groups == 1).
