@@ -53,6 +53,11 @@ void GatherPixel(const Conv2DParams& p, const int8_t* input, int64_t pixel,
 
 }  // namespace
 
+size_t GemmDriverScratchBytes(int32_t k) {
+  return static_cast<size_t>(kGemmTileRows) * GemmRowStride(k) +
+         kGemmKernelScratchBytes;
+}
+
 void RunConv2DGemm(const KernelTable& table, const Conv2DParams& p,
                    const int8_t* input, const PackedGemm& w, int8_t* output,
                    uint8_t* scratch) {
@@ -80,8 +85,15 @@ void RunConv2DGemm(const KernelTable& table, const Conv2DParams& p,
     }
     if (first == pixels) return;
   }
-  // Bytes [k, stride) of every row stay zero: cleared once, never written.
-  memset(scratch, 0, static_cast<size_t>(kGemmTileRows) * stride);
+  // Bytes [k, stride) of every row stay zero: cleared once here, never
+  // written by the loop below. Only the rows a tile uses are cleared (one
+  // row for a batch-1 FullyConnected).
+  const int64_t left = pixels - first;
+  const int32_t used =
+      static_cast<int32_t>(left < kGemmTileRows ? left : kGemmTileRows);
+  for (int32_t r = 0; r < used; ++r) {
+    memset(scratch + r * stride + k, 0, stride - k);
+  }
   for (int64_t m0 = first; m0 < pixels; m0 += kGemmTileRows) {
     const int32_t rows = static_cast<int32_t>(
         pixels - m0 < kGemmTileRows ? pixels - m0 : kGemmTileRows);

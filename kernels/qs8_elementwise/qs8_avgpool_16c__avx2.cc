@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/qs8_elementwise/pool_window.h"
 #include "kernels/requant.h"
 #include "kernels/ukernels.h"
 
@@ -40,77 +41,63 @@ void qs8_avgpool__avx2(const Pool2DParams& p, const int8_t* input,
   const __m128i lo = _mm_set1_epi8(static_cast<char>(p.clamp.min));
   const __m128i hi = _mm_set1_epi8(static_cast<char>(p.clamp.max));
   const ptrdiff_t row = static_cast<ptrdiff_t>(p.in_w) * c;
-  for (int32_t b = 0; b < p.batch; ++b) {
-    const int8_t* in_b = input + static_cast<ptrdiff_t>(b) * p.in_h * row;
-    for (int32_t oy = 0; oy < p.out_h; ++oy) {
-      const int32_t y0 = oy * p.stride_h - p.pad_top;
-      const int32_t fy0 = y0 < 0 ? -y0 : 0;
-      const int32_t fy1 = p.in_h - y0 < p.filter_h ? p.in_h - y0 : p.filter_h;
-      for (int32_t ox = 0; ox < p.out_w; ++ox) {
-        const int32_t x0 = ox * p.stride_w - p.pad_left;
-        const int32_t fx0 = x0 < 0 ? -x0 : 0;
-        const int32_t fx1 = p.in_w - x0 < p.filter_w ? p.in_w - x0 : p.filter_w;
-        const int8_t* win =
-            in_b + (y0 + fy0) * row + static_cast<ptrdiff_t>(x0 + fx0) * c;
-        const int32_t rows = fy1 - fy0, cols = fx1 - fx0;
-        const int32_t count = rows * cols;  // >= 1 (verifier)
-        int8_t* out =
-            output +
-            ((static_cast<ptrdiff_t>(b) * p.out_h + oy) * p.out_w + ox) * c;
-        const __m256i half = _mm256_set1_epi32(count / 2);
-        const __m256d countd = _mm256_set1_pd(static_cast<double>(count));
-        int32_t ch = 0;
-        for (; ch + 16 <= c; ch += 16) {
-          __m256i s_lo, s_hi;
-          if (count <= 256) {
-            __m256i s16 = _mm256_setzero_si256();
-            for (int32_t fy = 0; fy < rows; ++fy) {
-              const int8_t* src = win + fy * row + ch;
-              for (int32_t fx = 0; fx < cols; ++fx, src += c) {
-                s16 = _mm256_add_epi16(
-                    s16, _mm256_cvtepi8_epi16(_mm_loadu_si128(
-                             reinterpret_cast<const __m128i*>(src))));
-              }
-            }
-            s_lo = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(s16));
-            s_hi = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(s16, 1));
-          } else {
-            s_lo = s_hi = _mm256_setzero_si256();
-            for (int32_t fy = 0; fy < rows; ++fy) {
-              const int8_t* src = win + fy * row + ch;
-              for (int32_t fx = 0; fx < cols; ++fx, src += c) {
-                const __m128i v =
-                    _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
-                s_lo = _mm256_add_epi32(s_lo, _mm256_cvtepi8_epi32(v));
-                s_hi = _mm256_add_epi32(
-                    s_hi, _mm256_cvtepi8_epi32(_mm_unpackhi_epi64(v, v)));
-              }
-            }
+  ForEachPoolWindow(p, input, output, [&](const PoolWindow& w) {
+    const int8_t* win = w.first;
+    const int32_t rows = w.rows, cols = w.cols;
+    const int32_t count = rows * cols;  // >= 1 (verifier)
+    int8_t* out = w.out;
+    const __m256i half = _mm256_set1_epi32(count / 2);
+    const __m256d countd = _mm256_set1_pd(static_cast<double>(count));
+    int32_t ch = 0;
+    for (; ch + 16 <= c; ch += 16) {
+      __m256i s_lo, s_hi;
+      if (count <= 256) {
+        __m256i s16 = _mm256_setzero_si256();
+        for (int32_t fy = 0; fy < rows; ++fy) {
+          const int8_t* src = win + fy * row + ch;
+          for (int32_t fx = 0; fx < cols; ++fx, src += c) {
+            s16 = _mm256_add_epi16(s16,
+                                   _mm256_cvtepi8_epi16(_mm_loadu_si128(
+                                       reinterpret_cast<const __m128i*>(src))));
           }
-          const __m256i a_lo = Average(s_lo, half, countd);
-          const __m256i a_hi = Average(s_hi, half, countd);
-          // Averages lie in [-128, 127]: the packs are exact.
-          const __m256i s16 =
-              _mm256_permute4x64_epi64(_mm256_packs_epi32(a_lo, a_hi), 0xD8);
-          __m128i v = _mm256_castsi256_si128(
-              _mm256_permute4x64_epi64(_mm256_packs_epi16(s16, s16), 0x08));
-          v = _mm_min_epi8(_mm_max_epi8(v, lo), hi);
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(out + ch), v);
         }
-        for (; ch < c; ++ch) {
-          int32_t sum = 0;
-          for (int32_t fy = 0; fy < rows; ++fy) {
-            const int8_t* src = win + fy * row + ch;
-            for (int32_t fx = 0; fx < cols; ++fx, src += c) sum += *src;
+        s_lo = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(s16));
+        s_hi = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(s16, 1));
+      } else {
+        s_lo = s_hi = _mm256_setzero_si256();
+        for (int32_t fy = 0; fy < rows; ++fy) {
+          const int8_t* src = win + fy * row + ch;
+          for (int32_t fx = 0; fx < cols; ++fx, src += c) {
+            const __m128i v =
+                _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+            s_lo = _mm256_add_epi32(s_lo, _mm256_cvtepi8_epi32(v));
+            s_hi = _mm256_add_epi32(
+                s_hi, _mm256_cvtepi8_epi32(_mm_unpackhi_epi64(v, v)));
           }
-          int32_t avg = DivideRoundHalfAway(sum, count);
-          if (avg < p.clamp.min) avg = p.clamp.min;
-          if (avg > p.clamp.max) avg = p.clamp.max;
-          out[ch] = static_cast<int8_t>(avg);
         }
       }
+      const __m256i a_lo = Average(s_lo, half, countd);
+      const __m256i a_hi = Average(s_hi, half, countd);
+      // Averages lie in [-128, 127]: the packs are exact.
+      const __m256i s16 =
+          _mm256_permute4x64_epi64(_mm256_packs_epi32(a_lo, a_hi), 0xD8);
+      __m128i v = _mm256_castsi256_si128(
+          _mm256_permute4x64_epi64(_mm256_packs_epi16(s16, s16), 0x08));
+      v = _mm_min_epi8(_mm_max_epi8(v, lo), hi);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + ch), v);
     }
-  }
+    for (; ch < c; ++ch) {
+      int32_t sum = 0;
+      for (int32_t fy = 0; fy < rows; ++fy) {
+        const int8_t* src = win + fy * row + ch;
+        for (int32_t fx = 0; fx < cols; ++fx, src += c) sum += *src;
+      }
+      int32_t avg = DivideRoundHalfAway(sum, count);
+      if (avg < p.clamp.min) avg = p.clamp.min;
+      if (avg > p.clamp.max) avg = p.clamp.max;
+      out[ch] = static_cast<int8_t>(avg);
+    }
+  });
 }
 
 }  // namespace kiln

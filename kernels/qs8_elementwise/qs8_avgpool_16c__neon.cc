@@ -13,6 +13,7 @@
 // division (DivideRoundHalfAway from requant.h).
 #include <stdint.h>
 
+#include "kernels/qs8_elementwise/pool_window.h"
 #include "kernels/qs8_gemm/requant_neon.h"
 #include "kernels/requant.h"
 #include "kernels/ukernels.h"
@@ -50,77 +51,62 @@ void qs8_avgpool__neon(const Pool2DParams& p, const int8_t* input,
   const int8x16_t vmin = vdupq_n_s8(neon::SaturateInt8(p.clamp.min));
   const int8x16_t vmax = vdupq_n_s8(neon::SaturateInt8(p.clamp.max));
   const size_t row = static_cast<size_t>(p.in_w) * channels;
-  for (int32_t b = 0; b < p.batch; ++b) {
-    const int8_t* in_b = input + static_cast<size_t>(b) * p.in_h * row;
-    for (int32_t oy = 0; oy < p.out_h; ++oy) {
-      const int32_t y0 = oy * p.stride_h - p.pad_top;
-      const int32_t fy_lo = y0 < 0 ? -y0 : 0;
-      const int32_t fy_hi = p.in_h - y0 < p.filter_h ? p.in_h - y0 : p.filter_h;
-      for (int32_t ox = 0; ox < p.out_w; ++ox) {
-        const int32_t x0 = ox * p.stride_w - p.pad_left;
-        const int32_t fx_lo = x0 < 0 ? -x0 : 0;
-        const int32_t fx_hi =
-            p.in_w - x0 < p.filter_w ? p.in_w - x0 : p.filter_w;
-        // The verifier guarantees at least one in-bounds tap.
-        const int32_t count = (fy_hi - fy_lo) * (fx_hi - fx_lo);
-        int8_t* out =
-            output +
-            ((static_cast<size_t>(b) * p.out_h + oy) * p.out_w + ox) * channels;
-        int32_t c = 0;
-        for (; c + 16 <= channels; c += 16) {
-          int32x4_t s0 = vdupq_n_s32(0), s1 = s0, s2 = s0, s3 = s0;
-          int16x8_t lo = vdupq_n_s16(0), hi = lo;
-          int32_t pending = 0;  // taps summed in lo/hi
-          for (int32_t fy = fy_lo; fy < fy_hi; ++fy) {
-            const int8_t* in_row =
-                in_b + static_cast<size_t>(y0 + fy) * row + c;
-            for (int32_t fx = fx_lo; fx < fx_hi; ++fx) {
-              const int8x16_t v =
-                  vld1q_s8(in_row + static_cast<size_t>(x0 + fx) * channels);
-              lo = vaddw_s8(lo, vget_low_s8(v));
-              hi = vaddw_high_s8(hi, v);
-              if (++pending == kMaxInt16Taps) {
-                s0 = vaddw_s16(s0, vget_low_s16(lo));
-                s1 = vaddw_high_s16(s1, lo);
-                s2 = vaddw_s16(s2, vget_low_s16(hi));
-                s3 = vaddw_high_s16(s3, hi);
-                lo = vdupq_n_s16(0);
-                hi = lo;
-                pending = 0;
-              }
-            }
+  ForEachPoolWindow(p, input, output, [&](const PoolWindow& w) {
+    // The verifier guarantees at least one in-bounds tap.
+    const int32_t count = w.rows * w.cols;
+    int8_t* out = w.out;
+    int32_t c = 0;
+    for (; c + 16 <= channels; c += 16) {
+      int32x4_t s0 = vdupq_n_s32(0), s1 = s0, s2 = s0, s3 = s0;
+      int16x8_t lo = vdupq_n_s16(0), hi = lo;
+      int32_t pending = 0;  // taps summed in lo/hi
+      for (int32_t fy = 0; fy < w.rows; ++fy) {
+        const int8_t* in_row = w.first + static_cast<size_t>(fy) * row + c;
+        for (int32_t fx = 0; fx < w.cols; ++fx) {
+          const int8x16_t v =
+              vld1q_s8(in_row + static_cast<size_t>(fx) * channels);
+          lo = vaddw_s8(lo, vget_low_s8(v));
+          hi = vaddw_high_s8(hi, v);
+          if (++pending == kMaxInt16Taps) {
+            s0 = vaddw_s16(s0, vget_low_s16(lo));
+            s1 = vaddw_high_s16(s1, lo);
+            s2 = vaddw_s16(s2, vget_low_s16(hi));
+            s3 = vaddw_high_s16(s3, hi);
+            lo = vdupq_n_s16(0);
+            hi = lo;
+            pending = 0;
           }
-          s0 = vaddw_s16(s0, vget_low_s16(lo));
-          s1 = vaddw_high_s16(s1, lo);
-          s2 = vaddw_s16(s2, vget_low_s16(hi));
-          s3 = vaddw_high_s16(s3, hi);
-          s0 = DivideRound(s0, count);
-          s1 = DivideRound(s1, count);
-          s2 = DivideRound(s2, count);
-          s3 = DivideRound(s3, count);
-          // Averages of int8 values are int8 values: the narrowing is exact.
-          const int16x8_t n01 = vmovn_high_s32(vmovn_s32(s0), s1);
-          const int16x8_t n23 = vmovn_high_s32(vmovn_s32(s2), s3);
-          const int8x16_t avg = vmovn_high_s16(vmovn_s16(n01), n23);
-          vst1q_s8(out + c, vminq_s8(vmaxq_s8(avg, vmin), vmax));
-        }
-        // Fewer than 16 channels left: the reference's loop.
-        for (; c < channels; ++c) {
-          int32_t sum = 0;
-          for (int32_t fy = fy_lo; fy < fy_hi; ++fy) {
-            for (int32_t fx = fx_lo; fx < fx_hi; ++fx) {
-              sum += in_b[static_cast<size_t>(y0 + fy) * row +
-                          static_cast<size_t>(x0 + fx) * channels + c];
-            }
-          }
-          int32_t avg = DivideRoundHalfAway(sum, count);
-          if (avg < p.clamp.min) avg = p.clamp.min;
-          if (avg > p.clamp.max) avg = p.clamp.max;
-          out[c] = static_cast<int8_t>(avg);
         }
       }
+      s0 = vaddw_s16(s0, vget_low_s16(lo));
+      s1 = vaddw_high_s16(s1, lo);
+      s2 = vaddw_s16(s2, vget_low_s16(hi));
+      s3 = vaddw_high_s16(s3, hi);
+      s0 = DivideRound(s0, count);
+      s1 = DivideRound(s1, count);
+      s2 = DivideRound(s2, count);
+      s3 = DivideRound(s3, count);
+      // Averages of int8 values are int8 values: the narrowing is exact.
+      const int16x8_t n01 = vmovn_high_s32(vmovn_s32(s0), s1);
+      const int16x8_t n23 = vmovn_high_s32(vmovn_s32(s2), s3);
+      const int8x16_t avg = vmovn_high_s16(vmovn_s16(n01), n23);
+      vst1q_s8(out + c, vminq_s8(vmaxq_s8(avg, vmin), vmax));
     }
-  }
+    // Fewer than 16 channels left: the reference's loop.
+    for (; c < channels; ++c) {
+      int32_t sum = 0;
+      for (int32_t fy = 0; fy < w.rows; ++fy) {
+        for (int32_t fx = 0; fx < w.cols; ++fx) {
+          sum += w.first[static_cast<size_t>(fy) * row +
+                         static_cast<size_t>(fx) * channels + c];
+        }
+      }
+      int32_t avg = DivideRoundHalfAway(sum, count);
+      if (avg < p.clamp.min) avg = p.clamp.min;
+      if (avg > p.clamp.max) avg = p.clamp.max;
+      out[c] = static_cast<int8_t>(avg);
+    }
+  });
 }
 
 }  // namespace kiln

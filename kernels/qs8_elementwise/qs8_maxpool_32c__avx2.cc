@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/qs8_elementwise/pool_window.h"
 #include "kernels/ukernels.h"
 
 namespace kiln {
@@ -19,65 +20,50 @@ void qs8_maxpool__avx2(const Pool2DParams& p, const int8_t* input,
   const __m256i lo = _mm256_set1_epi8(static_cast<char>(p.clamp.min));
   const __m256i hi = _mm256_set1_epi8(static_cast<char>(p.clamp.max));
   const ptrdiff_t row = static_cast<ptrdiff_t>(p.in_w) * c;
-  for (int32_t b = 0; b < p.batch; ++b) {
-    const int8_t* in_b = input + static_cast<ptrdiff_t>(b) * p.in_h * row;
-    for (int32_t oy = 0; oy < p.out_h; ++oy) {
-      const int32_t y0 = oy * p.stride_h - p.pad_top;
-      const int32_t fy0 = y0 < 0 ? -y0 : 0;
-      const int32_t fy1 = p.in_h - y0 < p.filter_h ? p.in_h - y0 : p.filter_h;
-      for (int32_t ox = 0; ox < p.out_w; ++ox) {
-        const int32_t x0 = ox * p.stride_w - p.pad_left;
-        const int32_t fx0 = x0 < 0 ? -x0 : 0;
-        const int32_t fx1 = p.in_w - x0 < p.filter_w ? p.in_w - x0 : p.filter_w;
-        // First in-bounds tap of the window.
-        const int8_t* win =
-            in_b + (y0 + fy0) * row + static_cast<ptrdiff_t>(x0 + fx0) * c;
-        const int32_t rows = fy1 - fy0, cols = fx1 - fx0;
-        int8_t* out =
-            output +
-            ((static_cast<ptrdiff_t>(b) * p.out_h + oy) * p.out_w + ox) * c;
-        int32_t ch = 0;
-        for (; ch + 32 <= c; ch += 32) {
-          __m256i m = _mm256_set1_epi8(-128);
-          for (int32_t fy = 0; fy < rows; ++fy) {
-            const int8_t* src = win + fy * row + ch;
-            for (int32_t fx = 0; fx < cols; ++fx, src += c) {
-              m = _mm256_max_epi8(
-                  m, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src)));
-            }
-          }
-          m = _mm256_min_epi8(_mm256_max_epi8(m, lo), hi);
-          _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + ch), m);
-        }
-        if (ch + 16 <= c) {
-          __m128i m = _mm_set1_epi8(-128);
-          for (int32_t fy = 0; fy < rows; ++fy) {
-            const int8_t* src = win + fy * row + ch;
-            for (int32_t fx = 0; fx < cols; ++fx, src += c) {
-              m = _mm_max_epi8(
-                  m, _mm_loadu_si128(reinterpret_cast<const __m128i*>(src)));
-            }
-          }
-          m = _mm_min_epi8(_mm_max_epi8(m, _mm256_castsi256_si128(lo)),
-                           _mm256_castsi256_si128(hi));
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(out + ch), m);
-          ch += 16;
-        }
-        for (; ch < c; ++ch) {
-          int32_t m = -128;
-          for (int32_t fy = 0; fy < rows; ++fy) {
-            const int8_t* src = win + fy * row + ch;
-            for (int32_t fx = 0; fx < cols; ++fx, src += c) {
-              if (*src > m) m = *src;
-            }
-          }
-          if (m < p.clamp.min) m = p.clamp.min;
-          if (m > p.clamp.max) m = p.clamp.max;
-          out[ch] = static_cast<int8_t>(m);
+  ForEachPoolWindow(p, input, output, [&](const PoolWindow& w) {
+    const int8_t* win = w.first;
+    const int32_t rows = w.rows, cols = w.cols;
+    int8_t* out = w.out;
+    int32_t ch = 0;
+    for (; ch + 32 <= c; ch += 32) {
+      __m256i m = _mm256_set1_epi8(-128);
+      for (int32_t fy = 0; fy < rows; ++fy) {
+        const int8_t* src = win + fy * row + ch;
+        for (int32_t fx = 0; fx < cols; ++fx, src += c) {
+          m = _mm256_max_epi8(
+              m, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src)));
         }
       }
+      m = _mm256_min_epi8(_mm256_max_epi8(m, lo), hi);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + ch), m);
     }
-  }
+    if (ch + 16 <= c) {
+      __m128i m = _mm_set1_epi8(-128);
+      for (int32_t fy = 0; fy < rows; ++fy) {
+        const int8_t* src = win + fy * row + ch;
+        for (int32_t fx = 0; fx < cols; ++fx, src += c) {
+          m = _mm_max_epi8(
+              m, _mm_loadu_si128(reinterpret_cast<const __m128i*>(src)));
+        }
+      }
+      m = _mm_min_epi8(_mm_max_epi8(m, _mm256_castsi256_si128(lo)),
+                       _mm256_castsi256_si128(hi));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + ch), m);
+      ch += 16;
+    }
+    for (; ch < c; ++ch) {
+      int32_t m = -128;
+      for (int32_t fy = 0; fy < rows; ++fy) {
+        const int8_t* src = win + fy * row + ch;
+        for (int32_t fx = 0; fx < cols; ++fx, src += c) {
+          if (*src > m) m = *src;
+        }
+      }
+      if (m < p.clamp.min) m = p.clamp.min;
+      if (m > p.clamp.max) m = p.clamp.max;
+      out[ch] = static_cast<int8_t>(m);
+    }
+  });
 }
 
 }  // namespace kiln
