@@ -28,6 +28,10 @@ KILN_APT_PACKAGES=(
   # toolchain: LibTorch trainer (issue 3)
   libtorch-dev
   nlohmann-json3-dev
+  # blocklab: real photographs for the block coder and the block model
+  # (scikit-image's and scikit-learn's sample images; docs/block_data.md)
+  python3-skimage
+  python3-sklearn
   # runtime: ARM NEON paths cross-built and tested under qemu (issue 4)
   g++-aarch64-linux-gnu
   qemu-user-static

@@ -41,6 +41,16 @@ int RunBuild(const Args& args) __attribute__((weak));
 extern const char kSearchUsage[] __attribute__((weak));
 int RunSearch(const Args& args) __attribute__((weak));
 
+// `kiln blocklab` (toolchain/blocklab/blocklab_command.cc): the reference
+// block coder, its datasets and the TLG8 dump reader; linked into the kiln
+// executable with kiln_blocklab.
+extern const char kBlocklabUsage[] __attribute__((weak));
+int RunBlocklab(const Args& args) __attribute__((weak));
+// `kiln blocks` (toolchain/blocklab/train/): train the block side-information
+// model, compile it and report the guided search; needs LibTorch.
+extern const char kBlocksUsage[] __attribute__((weak));
+int RunBlocks(const Args& args) __attribute__((weak));
+
 // Subcommands.
 extern const char kInspectUsage[];
 int RunInspect(const Args& args);

@@ -40,6 +40,14 @@ const Command kCommands[] = {
      kBenchUsage, RunBench},
     {"zoo", "write a reference model (mlp160, blocknet, resnet18, ...)",
      kZooUsage, RunZoo},
+    {"blocklab",
+     "the reference block coder: encode, decode, label blocks, read TLG8 "
+     "dumps",
+     kBlocklabUsage, RunBlocklab},
+    {"blocks",
+     "train the block side-information model, compile it, report the "
+     "guided search against exhaustive search and heuristics",
+     kBlocksUsage, RunBlocks},
 };
 
 void PrintHelp(FILE* out) {

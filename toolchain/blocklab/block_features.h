@@ -1,0 +1,51 @@
+/* Cheap pixel statistics of a block: the block model's input (plain C99,
+ * shared by the toolchain and by codecs that link only libkiln.a; see
+ * examples/block_predict). Everything is computed from the block's 9x10x3
+ * window (block_coder.h) alone, never from a search result:
+ *
+ *   [0..7]     per predictor: log2(1 + residual energy) relative to the best
+ *   [8]        log2(1 + the best predictor's energy) / 4
+ *   [9..104]   per colour filter (dense index, perm-major), under the best
+ *              predictor: log2(1 + filtered energy) relative to the best
+ *              filter. The energies come from the residuals' 3x3 second
+ *              moments (every filter is linear in the channels, so its
+ *              energy is a quadratic form of them; int8 wrap-around and the
+ *              halvings' rounding are ignored)
+ *   [105..112] per scan: log2(1 + luma total variation) relative to the best
+ *   [113..120] per scan: log2(1 + total variation of |residual|, best
+ *              predictor, channels summed) relative to the best
+ *   [121..123] correlations of the best predictor's residual channels
+ *              (RG, RB, GB), in [-1, 1]
+ *
+ * Relative values are clamped to [0, 8]. Deterministic (IEEE float, same
+ * operation order everywhere given the same compiler flags). */
+#ifndef KILN_TOOLCHAIN_BLOCKLAB_BLOCK_FEATURES_H_
+#define KILN_TOOLCHAIN_BLOCKLAB_BLOCK_FEATURES_H_
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KILN_BLOCK_FEATURES 124
+
+/* Scan orders (block_scan_tables.c). */
+extern const uint8_t kiln_block_scan_orders[8][64];
+
+/* window: rows y0-1..y0+7, columns x0-1..x0+8, RGB, 0 outside the image;
+ * bw, bh: the block's size (1..8; smaller at the right and bottom edges). */
+void kiln_block_features(const uint8_t window[270], int bw, int bh,
+                         float out[KILN_BLOCK_FEATURES]);
+
+/* The 96 colour filters (dense indices, perm-major) under `predictor`,
+ * ascending by the same approximate filtered energy (ties by index): how
+ * the guided search picks each candidate predictor's filters. */
+void kiln_block_filter_ranking(const uint8_t window[270], int bw, int bh,
+                               int predictor, uint8_t out[96]);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KILN_TOOLCHAIN_BLOCKLAB_BLOCK_FEATURES_H_ */

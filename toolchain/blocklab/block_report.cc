@@ -1,0 +1,299 @@
+// The block model in the coder's loop (block_report.h).
+#include "toolchain/blocklab/block_report.h"
+
+#include <string.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <thread>
+
+#include "toolchain/blocklab/block_features.h"
+#include "toolchain/blocklab/block_pixels.h"
+
+namespace kiln {
+namespace blocklab {
+
+namespace {
+
+double Now() {
+  return std::chrono::duration<double>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool Fail(std::string* error, const std::string& message) {
+  *error = message;
+  return false;
+}
+
+}  // namespace
+
+void ParallelFor(size_t n, int threads,
+                 const std::function<void(size_t)>& fn) {
+  const size_t t = std::max<size_t>(1, std::min<size_t>(threads, n));
+  if (t <= 1) {
+    for (size_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  std::vector<std::thread> pool;
+  for (size_t w = 0; w < t; ++w) {
+    pool.emplace_back([&, w] {
+      for (size_t i = n * w / t; i < n * (w + 1) / t; ++i) fn(i);
+    });
+  }
+  for (std::thread& th : pool) th.join();
+}
+
+std::vector<uint8_t> ImageWindows(const Image& image) {
+  const size_t n = static_cast<size_t>(image.blocks());
+  std::vector<uint8_t> w(n * kWindowBytes);
+  for (size_t b = 0; b < n; ++b)
+    BlockWindow(image, static_cast<int32_t>(b), w.data() + b * kWindowBytes);
+  return w;
+}
+
+bool BlockModelTakesFeatures(train::KilnRunner* runner, bool* features,
+                             std::string* error) {
+  const kiln_tensor_info in = runner->input_info();
+  if (in.dtype == KILN_FLOAT32 && in.rank == 1 &&
+      in.dims[0] == KILN_BLOCK_FEATURES) {
+    *features = true;
+    return true;
+  }
+  if (in.dtype == KILN_UINT8 && in.item_bytes == kWindowBytes) {
+    *features = false;
+    return true;
+  }
+  return Fail(error,
+              "not a block model: its input is neither the block features "
+              "(FLOAT32 [124]) nor the window (UINT8 [9, 10, 3])");
+}
+
+std::vector<uint8_t> BlockModelInputs(const Image& image,
+                                      const std::vector<int32_t>& blocks,
+                                      bool features) {
+  std::vector<int32_t> all;
+  const std::vector<int32_t>* list = &blocks;
+  if (blocks.empty()) {
+    all.resize(static_cast<size_t>(image.blocks()));
+    for (size_t b = 0; b < all.size(); ++b) all[b] = static_cast<int32_t>(b);
+    list = &all;
+  }
+  const size_t item = features ? KILN_BLOCK_FEATURES * sizeof(float)
+                               : static_cast<size_t>(kWindowBytes);
+  std::vector<uint8_t> out(list->size() * item);
+  for (size_t i = 0; i < list->size(); ++i) {
+    uint8_t window[kWindowBytes];
+    uint8_t* dst = out.data() + i * item;
+    BlockWindow(image, (*list)[i], features ? window : dst);
+    if (!features) continue;
+    const BlockRect r = BlockAt(image, (*list)[i]);
+    float f[KILN_BLOCK_FEATURES];
+    kiln_block_features(window, r.w, r.h, f);
+    memcpy(dst, f, sizeof(f));
+  }
+  return out;
+}
+
+bool RunBlockModel(train::KilnRunner* runner, const uint8_t* inputs, size_t n,
+                   bool want_probabilities, ModelAnswers* out,
+                   std::string* error) {
+  if (runner->num_heads() != 4)
+    return Fail(error, "not a block model: it has " +
+                           std::to_string(runner->num_heads()) +
+                           " heads, a block model has 4");
+  const int classes[4] = {kPredictors, kFilters, kScans, kInterleaves};
+  int32_t output_of[4];
+  for (int h = 0; h < 4; ++h) {
+    kiln_head_info info = runner->head_info(h);
+    if (info.num_classes != classes[h])
+      return Fail(error, std::string("not a block model: head ") +
+                             std::to_string(h) + " '" + info.name + "' has " +
+                             std::to_string(info.num_classes) + " classes");
+    output_of[h] = info.output_index;
+  }
+  std::vector<kiln_decision> decisions;
+  std::vector<std::vector<uint8_t>> outputs;
+  const double t0 = Now();
+  if (!runner->Run(inputs, n, want_probabilities ? &outputs : nullptr,
+                   &decisions, error))
+    return false;
+  out->seconds = Now() - t0;
+  out->rankings.assign(n, Ranking());
+  out->fallback.assign(n, 0);
+  if (want_probabilities) out->topk_prob.assign(n * 64, 0.0f);
+  for (size_t i = 0; i < n; ++i) {
+    Ranking& r = out->rankings[i];
+    for (int h = 0; h < 4; ++h) {
+      const kiln_decision& d = decisions[i * 4 + static_cast<size_t>(h)];
+      out->fallback[i] |= d.fallback != 0;
+      switch (h) {
+        case 0:
+          for (int j = 0; j < d.k; ++j)
+            r.predictors[j] = static_cast<uint8_t>(d.class_id[j]);
+          r.predictor_count = d.k;
+          break;
+        case 1:
+          // Filter classes are dense indices; the coder takes codes. The
+          // model ranks filters once, for every predictor.
+          for (int j = 0; j < d.k; ++j)
+            for (int p = 0; p < kPredictors; ++p)
+              r.filters[p][j] = static_cast<uint8_t>(FilterCodeAt(d.class_id[j]));
+          r.filter_count = d.k;
+          break;
+        case 2:
+          for (int j = 0; j < d.k; ++j)
+            r.scans[j] = static_cast<uint8_t>(d.class_id[j]);
+          r.scan_count = d.k;
+          break;
+        default:
+          for (int j = 0; j < d.k; ++j)
+            r.interleaves[j] = static_cast<uint8_t>(d.class_id[j]);
+          r.interleave_count = d.k;
+          break;
+      }
+      if (!want_probabilities) continue;
+      const kiln_tensor_info info = runner->output_info(output_of[h]);
+      const int8_t* logits =
+          reinterpret_cast<const int8_t*>(outputs[output_of[h]].data()) +
+          i * static_cast<size_t>(classes[h]);
+      // Softmax of the dequantized logits; mass accumulated in the
+      // decision's order (the runtime's top-k).
+      auto real = [&](int c) {
+        return static_cast<double>(info.scale) * (logits[c] - info.zero_point);
+      };
+      double mx = -1e30;
+      for (int c = 0; c < classes[h]; ++c) mx = std::max(mx, real(c));
+      double sum = 0;
+      for (int c = 0; c < classes[h]; ++c) sum += std::exp(real(c) - mx);
+      double acc = 0;
+      float* prob = &out->topk_prob[(i * 4 + static_cast<size_t>(h)) * 16];
+      for (int j = 0; j < 16; ++j) {
+        if (j < d.k) {
+          const int c = d.class_id[j];
+          acc += std::exp(real(c) - mx) / sum;
+        }
+        prob[j] = static_cast<float>(j < d.k ? acc : 1.0);
+      }
+    }
+  }
+  return true;
+}
+
+void RankFiltersPerPredictor(const Image& image,
+                             const std::vector<int32_t>& blocks,
+                             ModelAnswers* answers) {
+  for (size_t i = 0; i < answers->rankings.size(); ++i) {
+    const int32_t block = blocks.empty() ? static_cast<int32_t>(i) : blocks[i];
+    Ranking& r = answers->rankings[i];
+    uint8_t window[kWindowBytes];
+    BlockWindow(image, block, window);
+    const BlockRect rect = BlockAt(image, block);
+    for (int j = 0; j < r.predictor_count; ++j) {
+      const int p = r.predictors[j];
+      uint8_t order[kFilters];
+      kiln_block_filter_ranking(window, rect.w, rect.h, p, order);
+      for (int f = 0; f < r.filter_count; ++f)
+        r.filters[p][f] = static_cast<uint8_t>(FilterCodeAt(order[f]));
+    }
+  }
+}
+
+const char* SearchMethodName(SearchMethod m) {
+  switch (m) {
+    case SearchMethod::kExhaustive:
+      return "exhaustive";
+    case SearchMethod::kDefault:
+      return "pruned";
+    case SearchMethod::kModel:
+      return "model";
+    default:
+      return "heuristic";
+  }
+}
+
+bool EncodeWith(const Image& image, SearchMethod method, train::KilnRunner* runner,
+                const TopK& heuristic_k,
+                const uint8_t interleave_prior[kInterleaves], EncodeRun* out,
+                std::string* error) {
+  *out = EncodeRun();
+  out->method = method;
+  const size_t n = static_cast<size_t>(image.blocks());
+  std::vector<BlockTuple> tuples(n);
+  out->block_estimates.assign(n, 0);
+  out->block_fallback.assign(n, 0);
+  const Candidates fallback_search = DefaultSearch();
+  const double t0 = Now();
+  ModelAnswers answers;
+  if (method == SearchMethod::kModel) {
+    bool features = false;
+    if (!BlockModelTakesFeatures(runner, &features, error)) return false;
+    std::vector<uint8_t> inputs = BlockModelInputs(image, {}, features);
+    if (!RunBlockModel(runner, inputs.data(), n, false, &answers, error))
+      return false;
+    RankFiltersPerPredictor(image, {}, &answers);
+    out->model_seconds = Now() - t0;
+  }
+  size_t fallbacks = 0;
+  uint64_t estimates = 0;
+  for (size_t b = 0; b < n; ++b) {
+    BlockLabels labels;
+    const int32_t block = static_cast<int32_t>(b);
+    switch (method) {
+      case SearchMethod::kExhaustive:
+        SearchBlock(image, block, nullptr, &labels);
+        break;
+      case SearchMethod::kDefault:
+        SearchBlock(image, block, &fallback_search, &labels);
+        break;
+      case SearchMethod::kModel: {
+        const Ranking& r = answers.rankings[b];
+        if (answers.fallback[b]) {
+          ++fallbacks;
+          out->block_fallback[b] = 1;
+          SearchBlock(image, block, &fallback_search, &labels);
+        } else {
+          TopK k{r.predictor_count, r.filter_count, r.scan_count,
+                 r.interleave_count};
+          Candidates c = ProductCandidates(r, k);
+          SearchBlock(image, block, &c, &labels);
+        }
+        break;
+      }
+      case SearchMethod::kHeuristic: {
+        Ranking r = HeuristicRanking(image, block, heuristic_k.predictors,
+                                     interleave_prior);
+        Candidates c = ProductCandidates(r, heuristic_k);
+        SearchBlock(image, block, &c, &labels);
+        break;
+      }
+    }
+    tuples[b] = labels.best;
+    out->block_estimates[b] = labels.estimates;
+    estimates += labels.estimates;
+  }
+  EncodeResult encoded;
+  if (!EncodeImage(image, tuples, &encoded, error)) return false;
+  out->seconds = Now() - t0;
+  out->bytes = encoded.bytes.size();
+  out->block_bits = encoded.block_bits;
+  for (uint32_t b : encoded.block_bits) out->residual_bits += b;
+  out->estimates_per_block =
+      static_cast<double>(estimates) / static_cast<double>(n);
+  out->fallback_rate = static_cast<double>(fallbacks) / static_cast<double>(n);
+  Image decoded;
+  if (!DecodeImage(encoded.bytes.data(), encoded.bytes.size(), &decoded,
+                   error)) {
+    *error = std::string(SearchMethodName(method)) +
+             " encode does not decode: " + *error;
+    return false;
+  }
+  out->lossless = decoded.width == image.width &&
+                  decoded.height == image.height && decoded.rgb == image.rgb;
+  return true;
+}
+
+}  // namespace blocklab
+}  // namespace kiln

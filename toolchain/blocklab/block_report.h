@@ -1,0 +1,95 @@
+// The block model in the coder's loop: running a compiled block model
+// through the runtime on every block of an image (one batched call), turning
+// its decisions into rankings, and encoding an image with a guided search
+// (the product of the model's top-k lists; the codec's default search for
+// blocks the model flags) or with the heuristics or the exhaustive search,
+// timed, with the lossless round trip checked.
+#ifndef KILN_TOOLCHAIN_BLOCKLAB_BLOCK_REPORT_H_
+#define KILN_TOOLCHAIN_BLOCKLAB_BLOCK_REPORT_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "toolchain/blocklab/block_coder.h"
+#include "toolchain/blocklab/guided_search.h"
+#include "toolchain/train/quantize_model.h"
+
+namespace kiln {
+namespace blocklab {
+
+// Every block's window, block-major (n * kWindowBytes).
+std::vector<uint8_t> ImageWindows(const Image& image);
+
+// Whether a compiled block model takes the pixel statistics
+// (block_features.h: FLOAT32 [KILN_BLOCK_FEATURES]) rather than the window
+// (UINT8 [9, 10, 3]); false with *error when it takes neither.
+bool BlockModelTakesFeatures(train::KilnRunner* runner, bool* features,
+                             std::string* error);
+// The model input of `blocks` of `image` (all blocks when empty), as the
+// runtime takes it: windows, or features as float bytes.
+std::vector<uint8_t> BlockModelInputs(const Image& image,
+                                      const std::vector<int32_t>& blocks,
+                                      bool features);
+
+// What the model said about each block.
+struct ModelAnswers {
+  std::vector<Ranking> rankings;  // from the decisions' top-k lists
+  std::vector<uint8_t> fallback;  // any head flagged
+  // Per block and head: top-1..16 probability mass (softmax of the
+  // dequantized logits, in decision order). Only when asked for.
+  std::vector<float> topk_prob;  // n * 4 * 16
+  double seconds = 0;            // the kiln_invoke call(s) alone
+};
+// The guided search's filters: for each predictor of each block's ranking,
+// the filters ascending by approximate filtered energy under it
+// (kiln_block_filter_ranking), as many as the filter head's top-k. The
+// model names predictors, scans, interleaves and how many filters to try
+// and flags the blocks to fall back; the block's own statistics order the
+// filters per predictor, which the energy ranks better than one list for
+// all predictors can (docs/block_model.md).
+void RankFiltersPerPredictor(const Image& image,
+                             const std::vector<int32_t>& blocks,
+                             ModelAnswers* answers);
+
+// Runs `runner` (a block model: 4 heads) over n inputs in one call.
+bool RunBlockModel(train::KilnRunner* runner, const uint8_t* inputs, size_t n,
+                   bool want_probabilities, ModelAnswers* out,
+                   std::string* error);
+
+enum class SearchMethod { kExhaustive, kDefault, kModel, kHeuristic };
+const char* SearchMethodName(SearchMethod m);
+
+struct EncodeRun {
+  SearchMethod method = SearchMethod::kExhaustive;
+  uint64_t bytes = 0;
+  uint64_t residual_bits = 0;
+  double estimates_per_block = 0;
+  double seconds = 0;        // whole encode: model, search, entropy coding
+  double model_seconds = 0;  // model only (its inputs + kiln_invoke)
+  double fallback_rate = 0;
+  bool lossless = false;  // decoded == original
+  std::vector<uint32_t> block_bits;
+  std::vector<uint32_t> block_estimates;
+  std::vector<uint8_t> block_fallback;
+};
+
+// Encodes `image` with `method`: kModel needs `runner` (its compiled top-k
+// lists and fallback flags are used as they are); kHeuristic searches the
+// product `heuristic_k` of the heuristic rankings. Decodes the stream and
+// checks it equals the image.
+bool EncodeWith(const Image& image, SearchMethod method, train::KilnRunner* runner,
+                const TopK& heuristic_k,
+                const uint8_t interleave_prior[kInterleaves], EncodeRun* out,
+                std::string* error);
+
+// Runs fn(i) for i in [0, n) on `threads` threads (contiguous ranges).
+void ParallelFor(size_t n, int threads, const std::function<void(size_t)>& fn);
+
+}  // namespace blocklab
+}  // namespace kiln
+
+#endif  // KILN_TOOLCHAIN_BLOCKLAB_BLOCK_REPORT_H_
