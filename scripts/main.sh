@@ -8,7 +8,14 @@
 #      through the runtime on the official test set: float vs int8
 #      accuracy, fallback rate, latency (~3-4 min on 2 cores)
 #   4. `kiln inspect` the compiled model
-#   5. `kiln bench` of the compiled model on this CPU's kernel path (median,
+#   5. `kiln blocks`: the block side-information model end to end on real
+#      photographs: label blocks with the exhaustive search of Kiln's
+#      reference block coder, train (LibTorch), quantize, compile
+#      out/blocks/model.kiln, choose top-k and fallback on valid blocks, and
+#      encode the held-out photographs exhaustively, pruned, model-guided
+#      and heuristic-guided: size, bit estimates, fallback rate, model time
+#      (~4-5 min); then the plain-C example predicts blocks with it
+#   6. `kiln bench` of the compiled model on this CPU's kernel path (median,
 #      p90 per image), then the runtime benchmarks (invoke overhead, mlp160,
 #      blocknet, resnet18) on every kernel path this CPU runs
 #
@@ -26,7 +33,8 @@ scripts/setup.sh
 
 section "build (preset release)"
 cmake --preset release >/dev/null
-cmake --build --preset release -j "$JOBS" --target kiln kiln_bench_runtime
+cmake --build --preset release -j "$JOBS" --target kiln kiln_bench_runtime \
+  block_predict
 
 section "kiln build toolchain/params/fashion_mnist_cnn.json"
 build/release/toolchain/kiln build toolchain/params/fashion_mnist_cnn.json \
@@ -34,6 +42,13 @@ build/release/toolchain/kiln build toolchain/params/fashion_mnist_cnn.json \
 
 section "kiln inspect $OUT/fashion/model.kiln"
 build/release/toolchain/kiln inspect "$OUT/fashion/model.kiln"
+
+section "kiln blocks --out $OUT/blocks (block side-information model)"
+build/release/toolchain/kiln blocks --out "$OUT/blocks"
+
+section "examples/block_predict (plain C, libkiln.a only) on $OUT/blocks/model.kiln"
+build/release/tests/block_predict "$OUT/blocks/model.kiln" \
+  examples/block_predict/coffee_crop.ppm --print 2
 
 section "kiln bench $OUT/fashion/model.kiln (batch 1 and 256, single thread)"
 build/release/toolchain/kiln bench "$OUT/fashion/model.kiln" --batch 1

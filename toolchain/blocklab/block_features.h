@@ -38,12 +38,6 @@ extern const uint8_t kiln_block_scan_orders[8][64];
 void kiln_block_features(const uint8_t window[270], int bw, int bh,
                          float out[KILN_BLOCK_FEATURES]);
 
-/* The 96 colour filters (dense indices, perm-major) under `predictor`,
- * ascending by the same approximate filtered energy (ties by index): how
- * the guided search picks each candidate predictor's filters. */
-void kiln_block_filter_ranking(const uint8_t window[270], int bw, int bh,
-                               int predictor, uint8_t out[96]);
-
 #ifdef __cplusplus
 }
 #endif

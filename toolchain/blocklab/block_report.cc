@@ -30,8 +30,7 @@ bool Fail(std::string* error, const std::string& message) {
 
 }  // namespace
 
-void ParallelFor(size_t n, int threads,
-                 const std::function<void(size_t)>& fn) {
+void ParallelFor(size_t n, int threads, const std::function<void(size_t)>& fn) {
   const size_t t = std::max<size_t>(1, std::min<size_t>(threads, n));
   if (t <= 1) {
     for (size_t i = 0; i < n; ++i) fn(i);
@@ -140,7 +139,8 @@ bool RunBlockModel(train::KilnRunner* runner, const uint8_t* inputs, size_t n,
           // model ranks filters once, for every predictor.
           for (int j = 0; j < d.k; ++j)
             for (int p = 0; p < kPredictors; ++p)
-              r.filters[p][j] = static_cast<uint8_t>(FilterCodeAt(d.class_id[j]));
+              r.filters[p][j] =
+                  static_cast<uint8_t>(FilterCodeAt(d.class_id[j]));
           r.filter_count = d.k;
           break;
         case 2:
@@ -188,15 +188,11 @@ void RankFiltersPerPredictor(const Image& image,
   for (size_t i = 0; i < answers->rankings.size(); ++i) {
     const int32_t block = blocks.empty() ? static_cast<int32_t>(i) : blocks[i];
     Ranking& r = answers->rankings[i];
-    uint8_t window[kWindowBytes];
-    BlockWindow(image, block, window);
-    const BlockRect rect = BlockAt(image, block);
     for (int j = 0; j < r.predictor_count; ++j) {
       const int p = r.predictors[j];
       uint8_t order[kFilters];
-      kiln_block_filter_ranking(window, rect.w, rect.h, p, order);
-      for (int f = 0; f < r.filter_count; ++f)
-        r.filters[p][f] = static_cast<uint8_t>(FilterCodeAt(order[f]));
+      RankFiltersByEnergy(image, block, p, order);
+      std::copy(order, order + r.filter_count, r.filters[p]);
     }
   }
 }
@@ -214,10 +210,10 @@ const char* SearchMethodName(SearchMethod m) {
   }
 }
 
-bool EncodeWith(const Image& image, SearchMethod method, train::KilnRunner* runner,
-                const TopK& heuristic_k,
-                const uint8_t interleave_prior[kInterleaves], EncodeRun* out,
-                std::string* error) {
+bool EncodeWith(const Image& image, SearchMethod method,
+                train::KilnRunner* runner, const TopK& heuristic_k,
+                const uint8_t interleave_prior[kInterleaves],
+                bool exhaustive_fallback, EncodeRun* out, std::string* error) {
   *out = EncodeRun();
   out->method = method;
   const size_t n = static_cast<size_t>(image.blocks());
@@ -233,8 +229,10 @@ bool EncodeWith(const Image& image, SearchMethod method, train::KilnRunner* runn
     std::vector<uint8_t> inputs = BlockModelInputs(image, {}, features);
     if (!RunBlockModel(runner, inputs.data(), n, false, &answers, error))
       return false;
-    RankFiltersPerPredictor(image, {}, &answers);
     out->model_seconds = Now() - t0;
+    // The filter order per predictor is the coder's own energy ranking (the
+    // same work the heuristic search does), so it counts as search time.
+    RankFiltersPerPredictor(image, {}, &answers);
   }
   size_t fallbacks = 0;
   uint64_t estimates = 0;
@@ -253,7 +251,9 @@ bool EncodeWith(const Image& image, SearchMethod method, train::KilnRunner* runn
         if (answers.fallback[b]) {
           ++fallbacks;
           out->block_fallback[b] = 1;
-          SearchBlock(image, block, &fallback_search, &labels);
+          SearchBlock(image, block,
+                      exhaustive_fallback ? nullptr : &fallback_search,
+                      &labels);
         } else {
           TopK k{r.predictor_count, r.filter_count, r.scan_count,
                  r.interleave_count};

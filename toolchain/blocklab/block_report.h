@@ -45,8 +45,8 @@ struct ModelAnswers {
   double seconds = 0;            // the kiln_invoke call(s) alone
 };
 // The guided search's filters: for each predictor of each block's ranking,
-// the filters ascending by approximate filtered energy under it
-// (kiln_block_filter_ranking), as many as the filter head's top-k. The
+// the filters ascending by filtered energy under it (RankFiltersByEnergy),
+// as many as the filter head's top-k. The
 // model names predictors, scans, interleaves and how many filters to try
 // and flags the blocks to fall back; the block's own statistics order the
 // filters per predictor, which the energy ranks better than one list for
@@ -78,13 +78,14 @@ struct EncodeRun {
 };
 
 // Encodes `image` with `method`: kModel needs `runner` (its compiled top-k
-// lists and fallback flags are used as they are); kHeuristic searches the
-// product `heuristic_k` of the heuristic rankings. Decodes the stream and
-// checks it equals the image.
-bool EncodeWith(const Image& image, SearchMethod method, train::KilnRunner* runner,
-                const TopK& heuristic_k,
-                const uint8_t interleave_prior[kInterleaves], EncodeRun* out,
-                std::string* error);
+// lists and fallback flags are used as they are; a flagged block runs the
+// exhaustive search when exhaustive_fallback, else the codec's pruned
+// default search); kHeuristic searches the product `heuristic_k` of the
+// heuristic rankings. Decodes the stream and checks it equals the image.
+bool EncodeWith(const Image& image, SearchMethod method,
+                train::KilnRunner* runner, const TopK& heuristic_k,
+                const uint8_t interleave_prior[kInterleaves],
+                bool exhaustive_fallback, EncodeRun* out, std::string* error);
 
 // Runs fn(i) for i in [0, n) on `threads` threads (contiguous ranges).
 void ParallelFor(size_t n, int threads, const std::function<void(size_t)>& fn);

@@ -94,7 +94,8 @@ FrontierPoint Score(const std::vector<EvalBlock>& blocks, const TopK& k,
                     const float* thresholds) {
   FrontierPoint pt;
   pt.k = k;
-  if (thresholds != nullptr) std::copy(thresholds, thresholds + 4, pt.thresholds);
+  if (thresholds != nullptr)
+    std::copy(thresholds, thresholds + 4, pt.thresholds);
   double estimates = 0, bits = 0, full = 0;
   size_t fallbacks = 0;
   for (const EvalBlock& b : blocks) {
@@ -139,8 +140,9 @@ FrontierPoint ScorePoint(const std::vector<EvalBlock>& blocks, const TopK& k,
   for (int h = 0; h < 4; ++h) {
     for (size_t i = 0; i < blocks.size(); ++i)
       v[i] = blocks[i].topk_prob[h][HeadK(k, h) - 1];
-    size_t at = std::min(v.size() - 1,
-                         static_cast<size_t>(quantile * static_cast<double>(v.size())));
+    size_t at =
+        std::min(v.size() - 1,
+                 static_cast<size_t>(quantile * static_cast<double>(v.size())));
     std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(at),
                      v.end());
     // Blocks strictly below the quantile's value fall back.
@@ -216,11 +218,13 @@ std::string FrontierSvg(const std::vector<std::string>& names,
   for (const auto& f : fronts)
     for (const FrontierPoint& p : f) {
       xmax = std::max(xmax, p.estimates_per_block);
-      if (p.size_increase * 100 < 5) ymax = std::max(ymax, p.size_increase * 100);
+      if (p.size_increase * 100 < 5)
+        ymax = std::max(ymax, p.size_increase * 100);
     }
   ymax = std::min(ymax, 5.0);
   auto X = [&](double e) {
-    return L + (W - L - R) * (std::log10(std::max(e, xmin)) - std::log10(xmin)) /
+    return L + (W - L - R) *
+                   (std::log10(std::max(e, xmin)) - std::log10(xmin)) /
                    (std::log10(xmax) - std::log10(xmin));
   };
   auto Y = [&](double pct) {

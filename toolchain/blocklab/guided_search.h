@@ -77,6 +77,7 @@ struct EvalBlock {
   uint32_t full_bits = 0;      // exhaustive (12,288 tuples) minimum
   uint32_t fallback_bits = 0;  // what the fallback search finds
   uint32_t fallback_estimates = 0;
+  uint32_t pruned_estimates = 0;    // the codec's pruned search, for reference
   const uint16_t* table = nullptr;  // kTuples entries, owned elsewhere
   Ranking ranking;
   // Model only: per head, the probability mass of its top-1..16 options

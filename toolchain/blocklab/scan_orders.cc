@@ -5,7 +5,6 @@
 namespace kiln {
 namespace blocklab {
 
-
 int ScanPositions(int scan, int bw, int bh, uint8_t out[64]) {
   int count = 0;
   for (int i = 0; i < kBlockSize * kBlockSize; ++i) {

@@ -1,6 +1,6 @@
 // Streaming reader for the TLG8 encoder's JSONL training dumps (one JSON
 // object per block and line; plain or gzip, detected by content). Format:
-// docs/blocklab.md#tlg8-dumps. Lines are read one at a time (memory stays
+// docs/block_data.md#tlg8-dumps. Lines are read one at a time (memory stays
 // bounded by the longest line, itself capped); a bad line is reported by
 // its 1-based number and why, and the reader can go on past it.
 #ifndef KILN_TOOLCHAIN_BLOCKLAB_TLG8_DUMP_H_
@@ -31,8 +31,8 @@ struct Tlg8Record {
   int32_t block_width = 0, block_height = 0, components = 0;
   std::vector<uint8_t> pixels;  // block_w * block_h * components, y, x, c
   // Targets (per-option minimum bits; kTlg8Pruned = never evaluated).
-  std::vector<uint64_t> predictor_bits, perm_bits, primary_bits,
-      secondary_bits, reorder_bits, interleave_bits;
+  std::vector<uint64_t> predictor_bits, perm_bits, primary_bits, secondary_bits,
+      reorder_bits, interleave_bits;
   Tlg8Tuple best, second;
   // Cheap pixel scores (valid inputs).
   std::vector<uint64_t> residual_energy_by_predictor;  // 8

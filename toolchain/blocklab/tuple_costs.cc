@@ -12,7 +12,8 @@
 namespace kiln {
 namespace blocklab {
 
-static_assert(kFilters % kGolombLanes == 0, "filters come in whole lane groups");
+static_assert(kFilters % kGolombLanes == 0,
+              "filters come in whole lane groups");
 
 void AllTupleBits(const Image& image, int32_t block, uint16_t* out) {
   const BlockRect rect = BlockAt(image, block);

@@ -16,8 +16,8 @@
 namespace kiln {
 namespace blocklab {
 
-const char* const kBlockHeadNames[kBlockHeads] = {"predictor", "filter",
-                                                  "scan", "interleave"};
+const char* const kBlockHeadNames[kBlockHeads] = {"predictor", "filter", "scan",
+                                                  "interleave"};
 
 const uint32_t* HeadBits(const BlockLabels& labels, int head) {
   switch (head) {
@@ -43,7 +43,7 @@ struct ConvBn {
 
 struct BlockNetImpl : torch::nn::Module {
   BlockArch arch;
-  ConvBn stem, dw, pw;                     // kWindow
+  ConvBn stem, dw, pw;                           // kWindow
   torch::nn::Linear fc1{nullptr}, fc2{nullptr};  // kFeatures
   std::vector<torch::nn::Linear> hidden, logits;
 
@@ -122,7 +122,8 @@ torch::Tensor Targets(const BlockDataset& d, const std::vector<size_t>& idx,
   torch::Tensor t = torch::zeros({n, k});
   float* p = t.data_ptr<float>();
   for (int64_t i = 0; i < n; ++i) {
-    const uint32_t* bits = HeadBits(d.examples[idx[static_cast<size_t>(i)]].labels, h);
+    const uint32_t* bits =
+        HeadBits(d.examples[idx[static_cast<size_t>(i)]].labels, h);
     uint32_t best = kPrunedBits;
     for (int j = 0; j < k; ++j) best = std::min(best, bits[j]);
     double sum = 0;
@@ -132,7 +133,8 @@ torch::Tensor Targets(const BlockDataset& d, const std::vector<size_t>& idx,
       p[i * k + j] = static_cast<float>(w);
       sum += w;
     }
-    for (int j = 0; j < k && sum > 0; ++j) p[i * k + j] /= static_cast<float>(sum);
+    for (int j = 0; j < k && sum > 0; ++j)
+      p[i * k + j] /= static_cast<float>(sum);
   }
   return t;
 }
@@ -144,9 +146,9 @@ torch::Tensor SoftCrossEntropy(const torch::Tensor& logits,
 
 std::pair<torch::Tensor, torch::Tensor> Fold(ConvBn& cb) {
   torch::Tensor w = cb.conv->weight.detach();
-  torch::Tensor scale = cb.bn->weight.detach() /
-                        torch::sqrt(cb.bn->running_var.detach() +
-                                    cb.bn->options.eps());
+  torch::Tensor scale =
+      cb.bn->weight.detach() /
+      torch::sqrt(cb.bn->running_var.detach() + cb.bn->options.eps());
   torch::Tensor fw = (w * scale.view({-1, 1, 1, 1})).contiguous();
   torch::Tensor fb =
       (cb.bn->bias.detach() - cb.bn->running_mean.detach() * scale)
@@ -199,9 +201,10 @@ bool Export(BlockNetImpl& net, const BlockInputs& in,
   train::RangeObserver input_obs(cal);
   std::vector<train::RangeObserver> obs(layers, train::RangeObserver(cal));
   for (size_t s = 0; s < calib.size(); s += 512) {
-    std::vector<size_t> idx(calib.begin() + static_cast<std::ptrdiff_t>(s),
-                            calib.begin() + static_cast<std::ptrdiff_t>(
-                                                std::min(calib.size(), s + 512)));
+    std::vector<size_t> idx(
+        calib.begin() + static_cast<std::ptrdiff_t>(s),
+        calib.begin() +
+            static_cast<std::ptrdiff_t>(std::min(calib.size(), s + 512)));
     torch::Tensor x = Inputs(in, idx);
     Observe(&input_obs, x);
     std::vector<torch::Tensor> y;
@@ -243,8 +246,8 @@ bool Export(BlockNetImpl& net, const BlockInputs& in,
       for (int64_t d : w.sizes())
         L.weight_shape.push_back(static_cast<int32_t>(d));
       L.bias = ToVector(folded[i].second);
-      L.conv.pad_top = L.conv.pad_bottom = L.conv.pad_left =
-          L.conv.pad_right = convs[i]->pad;
+      L.conv.pad_top = L.conv.pad_bottom = L.conv.pad_left = L.conv.pad_right =
+          convs[i]->pad;
       L.conv.groups = convs[i]->groups;
       L.activation = Activation::kRelu;
       model->layers.push_back(std::move(L));
@@ -264,10 +267,11 @@ bool Export(BlockNetImpl& net, const BlockInputs& in,
   const int32_t trunk = static_cast<int32_t>(trunk_layers) - 1;
   for (int h = 0; h < kBlockHeads; ++h) {
     const std::string name = kBlockHeadNames[h];
-    model->layers.push_back(LinearLayer(net.hidden[h], name + "/fc", trunk, true));
-    model->layers.push_back(LinearLayer(
-        net.logits[h], name + "/logits",
-        static_cast<int32_t>(model->layers.size()) - 1, false));
+    model->layers.push_back(
+        LinearLayer(net.hidden[h], name + "/fc", trunk, true));
+    model->layers.push_back(
+        LinearLayer(net.logits[h], name + "/logits",
+                    static_cast<int32_t>(model->layers.size()) - 1, false));
     train::FloatHead head;
     head.name = name;
     head.layer = static_cast<int32_t>(model->layers.size()) - 1;
@@ -278,7 +282,8 @@ bool Export(BlockNetImpl& net, const BlockInputs& in,
   }
   for (size_t l = 0; l < layers; ++l) {
     if (!obs[l].Reduce(&model->layers[l].output, error)) {
-      *error = "calibration of layer '" + model->layers[l].name + "': " + *error;
+      *error =
+          "calibration of layer '" + model->layers[l].name + "': " + *error;
       return false;
     }
   }
@@ -292,8 +297,8 @@ bool Export(BlockNetImpl& net, const BlockInputs& in,
 }  // namespace
 
 void ComputeBlockInputs(const BlockDataset& dataset,
-                        const std::vector<const Image*>& images,
-                        BlockArch arch, BlockInputs* out) {
+                        const std::vector<const Image*>& images, BlockArch arch,
+                        BlockInputs* out) {
   out->arch = arch;
   out->dim = arch == BlockArch::kWindow ? kWindowBytes : KILN_BLOCK_FEATURES;
   out->x.assign(dataset.examples.size() * static_cast<size_t>(out->dim), 0.0f);
@@ -323,9 +328,9 @@ bool TrainBlockModel(const BlockDataset& dataset, const BlockInputs& inputs,
   torch::manual_seed(config.seed);
   torch::set_num_threads(config.threads);
   BlockNet net(config, inputs.arch, inputs.dim);
-  torch::optim::AdamW opt(net->parameters(),
-                          torch::optim::AdamWOptions(config.lr).weight_decay(
-                              config.weight_decay));
+  torch::optim::AdamW opt(
+      net->parameters(),
+      torch::optim::AdamWOptions(config.lr).weight_decay(config.weight_decay));
 
   torch::Tensor vx = Inputs(inputs, valid);
   std::vector<torch::Tensor> vq;
@@ -337,7 +342,8 @@ bool TrainBlockModel(const BlockDataset& dataset, const BlockInputs& inputs,
   const size_t steps_per_epoch =
       (train.size() + static_cast<size_t>(config.batch) - 1) /
       static_cast<size_t>(config.batch);
-  const double total_steps = static_cast<double>(steps_per_epoch) * config.epochs;
+  const double total_steps =
+      static_cast<double>(steps_per_epoch) * config.epochs;
   size_t step = 0;
   std::vector<torch::Tensor> best_state;
   double best_loss = std::numeric_limits<double>::infinity();
@@ -346,11 +352,13 @@ bool TrainBlockModel(const BlockDataset& dataset, const BlockInputs& inputs,
     net->train();
     std::shuffle(order.begin(), order.end(), rng);
     double train_loss = 0;
-    for (size_t s = 0; s < order.size(); s += static_cast<size_t>(config.batch)) {
+    for (size_t s = 0; s < order.size();
+         s += static_cast<size_t>(config.batch)) {
       std::vector<size_t> idx(
           order.begin() + static_cast<std::ptrdiff_t>(s),
-          order.begin() + static_cast<std::ptrdiff_t>(std::min(
-                              order.size(), s + static_cast<size_t>(config.batch))));
+          order.begin() +
+              static_cast<std::ptrdiff_t>(std::min(
+                  order.size(), s + static_cast<size_t>(config.batch))));
       // Cosine schedule with one epoch of linear warm-up.
       double lr = config.lr;
       if (step < steps_per_epoch) {
@@ -364,8 +372,9 @@ bool TrainBlockModel(const BlockDataset& dataset, const BlockInputs& inputs,
       std::vector<torch::Tensor> out = net->Forward(Inputs(inputs, idx));
       torch::Tensor loss = torch::zeros({});
       for (int h = 0; h < kBlockHeads; ++h)
-        loss = loss + SoftCrossEntropy(
-                          out[h], Targets(dataset, idx, h, config.temperature_bits));
+        loss = loss +
+               SoftCrossEntropy(
+                   out[h], Targets(dataset, idx, h, config.temperature_bits));
       opt.zero_grad();
       loss.backward();
       opt.step();
@@ -423,13 +432,13 @@ bool TrainBlockModel(const BlockDataset& dataset, const BlockInputs& inputs,
   metrics->best_valid_loss = best_loss;
   std::vector<size_t> calib = train;
   std::shuffle(calib.begin(), calib.end(), rng);
-  calib.resize(std::min(calib.size(),
-                        static_cast<size_t>(config.calibration_samples)));
+  calib.resize(
+      std::min(calib.size(), static_cast<size_t>(config.calibration_samples)));
   std::sort(calib.begin(), calib.end());
   if (!Export(*net, inputs, calib, model, error)) return false;
-  metrics->seconds = std::chrono::duration<double>(
-                         std::chrono::steady_clock::now() - t0)
-                         .count();
+  metrics->seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
   return true;
 }
 

@@ -55,15 +55,15 @@ struct BlockInputs {
 };
 // Computes them for every example of `dataset` (`images` by image id).
 void ComputeBlockInputs(const BlockDataset& dataset,
-                        const std::vector<const Image*>& images,
-                        BlockArch arch, BlockInputs* out);
+                        const std::vector<const Image*>& images, BlockArch arch,
+                        BlockInputs* out);
 
 struct BlockNetConfig {
   int32_t stem_channels = 32;
-  int32_t channels = 48;  // pointwise output
+  int32_t channels = 48;              // pointwise output
   int32_t trunk1 = 128, trunk2 = 64;  // kFeatures
   int32_t head_hidden = 32;
-  int32_t epochs = 24;
+  int32_t epochs = 40;
   int32_t batch = 256;
   double lr = 3e-3;
   double weight_decay = 1e-4;

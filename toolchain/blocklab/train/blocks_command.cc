@@ -46,10 +46,15 @@ const char kBlocksUsage[] =
     "  --dataset FILE       block dataset cache (default DIR/blocks.kbds):\n"
     "                       read if it exists, else labelled and written\n"
     "  --held-out A,B       held-out photographs (default coffee,flower)\n"
+    "  --train-images A,B   training photographs (default: every other\n"
+    "                       bundled one)\n"
     "  --arch A             features (default: cheap pixel statistics, MLP)\n"
     "                       or window (the 9x10x3 pixels, conv backbone)\n"
-    "  --epochs N           training epochs (default 24)\n"
+    "  --epochs N           training epochs (default 40)\n"
     "  --threads N          threads for labelling and training (default 2)\n"
+    "  --fallback S         what a flagged block searches: exhaustive (all\n"
+    "                       12,288 tuples, default) or pruned (the codec's\n"
+    "                       energy-pruned search)\n"
     "  --max-increase PCT   size budget of the operating point on the valid\n"
     "                       blocks, percent (default 0.2)\n"
     "  --quiet              no progress on stderr\n";
@@ -82,8 +87,8 @@ bool WriteText(const std::string& path, const std::string& text,
 // Validation blocks: a fixed tenth of the training photographs' blocks,
 // by a hash of (image, block) so it does not depend on the order.
 bool IsValid(const BlockExample& e) {
-  uint64_t h = (static_cast<uint64_t>(e.image) << 32) ^
-               static_cast<uint32_t>(e.block);
+  uint64_t h =
+      (static_cast<uint64_t>(e.image) << 32) ^ static_cast<uint32_t>(e.block);
   h *= 0x9E3779B97F4A7C15ull;
   return (h >> 59) < 3;  // 3/32 ~ 9.4%
 }
@@ -91,9 +96,11 @@ bool IsValid(const BlockExample& e) {
 struct Options {
   std::string out, dataset;
   std::vector<std::string> held_out = {"coffee", "flower"};
+  std::vector<std::string> train_images;  // empty: all but the held-out
   BlockArch arch = BlockArch::kFeatures;
-  int32_t epochs = 24, threads = 2;
+  int32_t epochs = 40, threads = 2;
   double max_increase = 0.002;
+  bool exhaustive_fallback = true;
   bool quiet = false;
 };
 
@@ -134,8 +141,9 @@ struct ScoredBlocks {
 };
 
 void ScoreBlocks(const Image& image, const std::vector<int32_t>& blocks,
-                 const ModelAnswers& model, const uint8_t prior[2],
-                 int threads, bool with_heuristics, ScoredBlocks* out) {
+                 const ModelAnswers& model, const uint8_t prior[2], int threads,
+                 bool with_heuristics, bool exhaustive_fallback,
+                 ScoredBlocks* out) {
   const size_t base = out->guided.size();
   for (size_t i = 0; i < blocks.size(); ++i) out->tables.emplace_back(kTuples);
   out->guided.resize(base + blocks.size());
@@ -152,8 +160,10 @@ void ScoreBlocks(const Image& image, const std::vector<int32_t>& blocks,
     e.full_bits = *std::min_element(table.begin(), table.end());
     BlockLabels labels;
     SearchBlock(image, blocks[i], &pruned, &labels);
-    e.fallback_bits = labels.best_bits;
-    e.fallback_estimates = labels.estimates;
+    e.fallback_bits = exhaustive_fallback ? e.full_bits : labels.best_bits;
+    e.fallback_estimates =
+        exhaustive_fallback ? static_cast<uint32_t>(kTuples) : labels.estimates;
+    e.pruned_estimates = labels.estimates;
     for (int h = 0; h < 4; ++h)
       for (int j = 0; j < 16; ++j)
         e.topk_prob[h][j] = model.topk_prob[(i * 4 + h) * 16 + j];
@@ -169,13 +179,13 @@ void ScoreBlocks(const Image& image, const std::vector<int32_t>& blocks,
 }
 
 nlohmann::json PointJson(const FrontierPoint& p) {
-  return {{"top_k",
-           {p.k.predictors, p.k.filters, p.k.scans, p.k.interleaves}},
-          {"thresholds",
-           {p.thresholds[0], p.thresholds[1], p.thresholds[2], p.thresholds[3]}},
-          {"estimates_per_block", p.estimates_per_block},
-          {"size_increase_pct", p.size_increase * 100},
-          {"fallback_rate", p.fallback_rate}};
+  return {
+      {"top_k", {p.k.predictors, p.k.filters, p.k.scans, p.k.interleaves}},
+      {"thresholds",
+       {p.thresholds[0], p.thresholds[1], p.thresholds[2], p.thresholds[3]}},
+      {"estimates_per_block", p.estimates_per_block},
+      {"size_increase_pct", p.size_increase * 100},
+      {"fallback_rate", p.fallback_rate}};
 }
 
 nlohmann::json FrontJson(const std::vector<FrontierPoint>& front) {
@@ -202,13 +212,26 @@ int Run(const Options& o) {
   std::vector<Photo> photos = BundledPhotos();
   std::set<std::string> held(o.held_out.begin(), o.held_out.end());
   std::vector<Photo> train_photos, test_photos;
-  for (const Photo& p : photos)
-    (held.count(p.name) ? test_photos : train_photos).push_back(p);
-  if (test_photos.size() != held.size())
-    return Failure("a held-out photograph is not installed (scripts/setup.sh "
-                   "installs python3-skimage and python3-sklearn)");
-  if (train_photos.size() < 2)
-    return Failure("fewer than two training photographs are installed");
+  std::set<std::string> wanted(o.train_images.begin(), o.train_images.end());
+  for (const std::string& name : o.train_images)
+    if (held.count(name))
+      return Failure("photograph " + name + " is both trained on and held out");
+  for (const Photo& p : photos) {
+    if (held.count(p.name)) {
+      test_photos.push_back(p);
+    } else if (wanted.empty() || wanted.count(p.name)) {
+      train_photos.push_back(p);
+    }
+  }
+  if (test_photos.size() != held.size() ||
+      (!wanted.empty() && train_photos.size() != wanted.size()))
+    return Failure(
+        "a named photograph is not installed or not bundled "
+        "(scripts/setup.sh installs python3-skimage and "
+        "python3-sklearn; `kiln blocklab dataset --help` lists "
+        "them)");
+  if (train_photos.empty())
+    return Failure("no training photograph is installed");
 
   // ---- Dataset (cached) ----
   const std::string cache =
@@ -269,8 +292,8 @@ int Run(const Options& o) {
   config.threads = o.threads;
   train::FloatModel float_model;
   BlockTrainMetrics metrics;
-  if (!TrainBlockModel(dataset, inputs, train_idx, valid_idx, config, &float_model,
-                       &metrics, &error, o.quiet))
+  if (!TrainBlockModel(dataset, inputs, train_idx, valid_idx, config,
+                       &float_model, &metrics, &error, o.quiet))
     return Failure(error);
   say("trained %d epochs in %.1f s (best epoch %d)", metrics.epochs,
       metrics.seconds, metrics.best_epoch);
@@ -307,10 +330,11 @@ int Run(const Options& o) {
     if (!RunBlockModel(&wide, model_in.data(), blocks.size(), true, &answers,
                        &error))
       return Failure(error);
-    ScoreBlocks(*img, blocks, answers, prior, o.threads, false, &valid);
+    ScoreBlocks(*img, blocks, answers, prior, o.threads, false,
+                o.exhaustive_fallback, &valid);
   }
-  const std::vector<double> quantiles = {0,    0.005, 0.01, 0.02, 0.03,
-                                         0.05, 0.08,  0.12, 0.2};
+  const std::vector<double> quantiles = {0,    0.005, 0.01, 0.02, 0.03, 0.05,
+                                         0.08, 0.12,  0.2,  0.3,  0.5};
   const std::vector<TopK> grid = TopKGrid(4, 16);
   std::vector<FrontierPoint> valid_points =
       ScoreGrid(valid.guided, grid, true, quantiles);
@@ -350,6 +374,7 @@ int Run(const Options& o) {
                           {"scan", metrics.valid_top1[2]},
                           {"interleave", metrics.valid_top1[3]}}}};
   report["operating_point_valid"] = PointJson(op);
+  report["fallback_search"] = o.exhaustive_fallback ? "exhaustive" : "pruned";
   std::string csv =
       "image,block,exhaustive_bits,pruned_bits,model_bits,model_estimates,"
       "model_fallback,heuristic_bits,heuristic_estimates\n";
@@ -361,21 +386,20 @@ int Run(const Options& o) {
          est_heur = 0, fallback_blocks = 0, total_blocks = 0;
   bool all_lossless = true;
   printf("\nheld-out photographs (single thread; sizes in bytes)\n");
-  printf("%-10s %7s | %9s %9s %9s %9s | %8s %8s %8s | %7s %7s %7s %7s | %5s %6s\n",
-         "image", "blocks", "exhaust.", "pruned", "model", "heur.", "est.prn",
-         "est.mdl", "est.heu", "t.exh", "t.prn", "t.mdl", "t.heu", "fb%",
-         "mdl%");
+  printf(
+      "%-10s %7s | %9s %9s %9s %9s | %8s %8s %8s | %7s %7s %7s %7s | %5s %6s\n",
+      "image", "blocks", "exhaust.", "pruned", "model", "heur.", "est.prn",
+      "est.mdl", "est.heu", "t.exh", "t.prn", "t.mdl", "t.heu", "fb%", "mdl%");
   for (const Photo& p : test_photos) {
     const Image* img = image_of(p);
     if (img == nullptr) return Failure(error);
     EncodeRun runs[4];
-    const SearchMethod methods[4] = {SearchMethod::kExhaustive,
-                                     SearchMethod::kDefault,
-                                     SearchMethod::kModel,
-                                     SearchMethod::kHeuristic};
+    const SearchMethod methods[4] = {
+        SearchMethod::kExhaustive, SearchMethod::kDefault, SearchMethod::kModel,
+        SearchMethod::kHeuristic};
     for (int m = 0; m < 4; ++m) {
       if (!EncodeWith(*img, methods[m], &deployed, heuristic_k, prior,
-                      &runs[m], &error))
+                      o.exhaustive_fallback, &runs[m], &error))
         return Failure(p.name + ": " + error);
       all_lossless &= runs[m].lossless;
     }
@@ -397,7 +421,8 @@ int Run(const Options& o) {
     ModelAnswers answers;
     if (!RunBlockModel(&wide, model_in.data(), n, true, &answers, &error))
       return Failure(error);
-    ScoreBlocks(*img, all, answers, prior, o.threads, true, &test);
+    ScoreBlocks(*img, all, answers, prior, o.threads, true,
+                o.exhaustive_fallback, &test);
 
     sum_full += runs[0].bytes;
     sum_pruned += runs[1].bytes;
@@ -410,15 +435,16 @@ int Run(const Options& o) {
     est_heur += runs[3].estimates_per_block * n;
     fallback_blocks += runs[2].fallback_rate * n;
     total_blocks += n;
-    printf("%-10s %7zu | %9llu %9llu %9llu %9llu | %8.1f %8.1f %8.1f | "
-           "%6.2fs %6.2fs %6.2fs %6.2fs | %5.1f %6.2f\n",
-           p.name.c_str(), n, (unsigned long long)runs[0].bytes,
-           (unsigned long long)runs[1].bytes, (unsigned long long)runs[2].bytes,
-           (unsigned long long)runs[3].bytes, runs[1].estimates_per_block,
-           runs[2].estimates_per_block, runs[3].estimates_per_block,
-           runs[0].seconds, runs[1].seconds, runs[2].seconds, runs[3].seconds,
-           runs[2].fallback_rate * 100,
-           runs[2].model_seconds / runs[2].seconds * 100);
+    printf(
+        "%-10s %7zu | %9llu %9llu %9llu %9llu | %8.1f %8.1f %8.1f | "
+        "%6.2fs %6.2fs %6.2fs %6.2fs | %5.1f %6.2f\n",
+        p.name.c_str(), n, (unsigned long long)runs[0].bytes,
+        (unsigned long long)runs[1].bytes, (unsigned long long)runs[2].bytes,
+        (unsigned long long)runs[3].bytes, runs[1].estimates_per_block,
+        runs[2].estimates_per_block, runs[3].estimates_per_block,
+        runs[0].seconds, runs[1].seconds, runs[2].seconds, runs[3].seconds,
+        runs[2].fallback_rate * 100,
+        runs[2].model_seconds / runs[2].seconds * 100);
     nlohmann::json j;
     j["image"] = p.name;
     j["width"] = img->width;
@@ -452,14 +478,15 @@ int Run(const Options& o) {
   const FrontierPoint test_op =
       ScoreWithThresholds(test.guided, op.k, op.thresholds);
   size_t beaten = 0, compared = 0;
+  // Budgets the model's grid reaches (its lists hold at most 16 filters).
+  double model_max = 0;
+  for (const FrontierPoint& p : model_front)
+    model_max = std::max(model_max, p.estimates_per_block);
   for (const FrontierPoint& h : heur_front) {
-    if (h.estimates_per_block > test_op.estimates_per_block * 4) continue;
+    if (h.estimates_per_block > model_max) continue;
     ++compared;
     beaten += FrontAt(model_front, h.estimates_per_block) < h.size_increase;
   }
-  double pruned_est = 0;
-  for (const EvalBlock& e : test.guided) pruned_est += e.fallback_estimates;
-  pruned_est /= static_cast<double>(test.guided.size());
   if (!WriteText(o.out + "/frontier.svg",
                  FrontierSvg({"model guided (top-k + fallback)",
                               "model guided (top-k only)",
@@ -484,45 +511,50 @@ int Run(const Options& o) {
                eh = est_heur / total_blocks;
   const double model_share = model_seconds / guided_seconds * 100;
   const double model_us = model_seconds / total_blocks * 1e6;
-  report["summary"] = {
-      {"exhaustive_estimates_per_block", kTuples},
-      {"pruned_estimates_per_block", ep},
-      {"model_estimates_per_block", em},
-      {"heuristic_estimates_per_block", eh},
-      {"fewer_than_exhaustive", kTuples / em},
-      {"fewer_than_pruned", ep / em},
-      {"model_size_increase_pct", size_model},
-      {"heuristic_size_increase_pct", size_heur},
-      {"pruned_size_increase_pct", size_pruned},
-      {"fallback_rate", fallback_blocks / total_blocks},
-      {"model_share_of_encode_pct", model_share},
-      {"model_us_per_block", model_us},
-      {"lossless", all_lossless},
-      {"operating_point_held_out", PointJson(test_op)}};
+  report["summary"] = {{"exhaustive_estimates_per_block", kTuples},
+                       {"pruned_estimates_per_block", ep},
+                       {"model_estimates_per_block", em},
+                       {"heuristic_estimates_per_block", eh},
+                       {"fewer_than_exhaustive", kTuples / em},
+                       {"fewer_than_pruned", ep / em},
+                       {"model_size_increase_pct", size_model},
+                       {"heuristic_size_increase_pct", size_heur},
+                       {"pruned_size_increase_pct", size_pruned},
+                       {"fallback_rate", fallback_blocks / total_blocks},
+                       {"model_share_of_encode_pct", model_share},
+                       {"model_us_per_block", model_us},
+                       {"lossless", all_lossless},
+                       {"operating_point_held_out", PointJson(test_op)}};
   if (!WriteText(o.out + "/report.json", report.dump(2) + "\n", &error) ||
       !WriteText(o.out + "/blocks.csv", csv, &error))
     return Failure(error);
 
-  printf("\nvalid top-1 (best option, ties right): predictor %.1f%%  filter "
-         "%.1f%%  scan %.1f%%  interleave %.1f%%\n",
-         metrics.valid_top1[0] * 100, metrics.valid_top1[1] * 100,
-         metrics.valid_top1[2] * 100, metrics.valid_top1[3] * 100);
-  printf("operating point: top-k predictor %d, filter %d, scan %d, "
-         "interleave %d; fallback when a head's top-k probability is low\n",
-         op.k.predictors, op.k.filters, op.k.scans, op.k.interleaves);
-  printf("held-out (%0.f blocks): size vs exhaustive: model %+.3f%%, "
-         "heuristics %+.3f%% (same product), pruned search %+.3f%%\n",
-         total_blocks, size_model, size_heur, size_pruned);
-  printf("bit estimates per block: exhaustive %d, pruned %.0f, model %.1f "
-         "(%.0fx fewer than exhaustive, %.1fx fewer than pruned)\n",
-         kTuples, ep, em, kTuples / em, ep / em);
-  printf("fallback rate %.2f%%; model %.2f us/block = %.2f%% of the guided "
-         "encode time; lossless round trip: %s\n",
-         fallback_blocks / total_blocks * 100, model_us, model_share,
-         all_lossless ? "all images" : "FAILED");
-  printf("frontier: model below the heuristics at %zu of %zu heuristic "
-         "budgets (%s/frontier.svg)\n",
-         beaten, compared, o.out.c_str());
+  printf(
+      "\nvalid top-1 (best option, ties right): predictor %.1f%%  filter "
+      "%.1f%%  scan %.1f%%  interleave %.1f%%\n",
+      metrics.valid_top1[0] * 100, metrics.valid_top1[1] * 100,
+      metrics.valid_top1[2] * 100, metrics.valid_top1[3] * 100);
+  printf(
+      "operating point: top-k predictor %d, filter %d, scan %d, "
+      "interleave %d; fallback when a head's top-k probability is low\n",
+      op.k.predictors, op.k.filters, op.k.scans, op.k.interleaves);
+  printf(
+      "held-out (%0.f blocks): size vs exhaustive: model %+.3f%%, "
+      "heuristics %+.3f%% (same product), pruned search %+.3f%%\n",
+      total_blocks, size_model, size_heur, size_pruned);
+  printf(
+      "bit estimates per block: exhaustive %d, pruned %.0f, model %.1f "
+      "(%.0fx fewer than exhaustive, %.1fx fewer than pruned)\n",
+      kTuples, ep, em, kTuples / em, ep / em);
+  printf(
+      "fallback rate %.2f%%; model %.2f us/block = %.2f%% of the guided "
+      "encode time; lossless round trip: %s\n",
+      fallback_blocks / total_blocks * 100, model_us, model_share,
+      all_lossless ? "all images" : "FAILED");
+  printf(
+      "frontier: model below the heuristics at %zu of %zu heuristic "
+      "budgets up to %.0f estimates/block (%s/frontier.svg)\n",
+      beaten, compared, model_max, o.out.c_str());
   return all_lossless ? kExitOk : kExitFailure;
 }
 
@@ -545,6 +577,9 @@ int RunBlocks(const Args& args) {
     } else if (!missing && flag("--held-out")) {
       o.held_out = SplitComma(v);
       if (o.held_out.empty()) return Usage("--held-out needs names");
+    } else if (!missing && flag("--train-images")) {
+      o.train_images = SplitComma(v);
+      if (o.train_images.empty()) return Usage("--train-images needs names");
     } else if (!missing && flag("--arch")) {
       if (v == "features") {
         o.arch = BlockArch::kFeatures;
@@ -553,6 +588,10 @@ int RunBlocks(const Args& args) {
       } else {
         return Usage("bad --arch '" + v + "' (features or window)");
       }
+    } else if (!missing && flag("--fallback")) {
+      if (v != "exhaustive" && v != "pruned")
+        return Usage("bad --fallback '" + v + "' (exhaustive or pruned)");
+      o.exhaustive_fallback = v == "exhaustive";
     } else if (!missing && flag("--epochs")) {
       if (!ParseCount(v, 1000, &n)) return Usage("bad --epochs '" + v + "'");
       o.epochs = static_cast<int32_t>(n);

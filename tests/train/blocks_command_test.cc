@@ -1,0 +1,85 @@
+// `kiln blocks` end to end on a small scale: one training photograph, one
+// held-out, a few epochs. Checks the outputs exist and agree, the round trip
+// is lossless, the compiled model is a block model the runtime loads, the
+// run is deterministic (same dataset cache -> the same model bytes) and bad
+// flags are usage errors.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/train/kiln_exe_util.h"
+
+namespace kiln {
+namespace train {
+namespace {
+
+bool PhotosInstalled() {
+  return access("/usr/lib/python3/dist-packages/skimage/data/chelsea.png",
+                R_OK) == 0 &&
+         access("/usr/lib/python3/dist-packages/skimage/data/astronaut.png",
+                R_OK) == 0;
+}
+
+TEST(BlocksCommandTest, TrainsCompilesAndReportsOnAHeldOutPhotograph) {
+  if (!PhotosInstalled()) GTEST_SKIP() << "python3-skimage is not installed";
+  testing::ScratchDir dir;
+  const std::vector<std::string> args = {
+      "blocks",  "--out",    "run", "--train-images", "astronaut", "--held-out",
+      "chelsea", "--epochs", "3",   "--max-increase", "1",         "--quiet"};
+  KilnRun first = Kiln(dir, args);
+  ASSERT_EQ(first.code, 0) << first.err;
+  EXPECT_TRUE(Contains(first.out, "lossless round trip: all images"))
+      << first.out;
+  EXPECT_TRUE(Contains(first.out, "bit estimates per block: exhaustive 12288"));
+
+  const nlohmann::json report =
+      nlohmann::json::parse(ReadFile(dir.Path("run/report.json")));
+  ASSERT_EQ(report["held_out"].size(), 1u);
+  const nlohmann::json& img = report["held_out"][0];
+  EXPECT_EQ(img["image"], "chelsea");
+  for (const char* m : {"exhaustive", "pruned", "model", "heuristic"}) {
+    EXPECT_TRUE(img[m]["lossless"].get<bool>()) << m;
+    // Nothing beats the exhaustive search.
+    EXPECT_GE(img[m]["bytes"].get<double>(),
+              img["exhaustive"]["bytes"].get<double>())
+        << m;
+  }
+  EXPECT_EQ(img["exhaustive"]["estimates_per_block"].get<double>(), 12288);
+  EXPECT_LT(img["model"]["estimates_per_block"].get<double>(), 12288);
+  EXPECT_GT(img["model"]["model_seconds"].get<double>(), 0);
+  EXPECT_FALSE(report["frontier"]["model"].empty());
+  EXPECT_FALSE(report["frontier"]["heuristics"].empty());
+  EXPECT_FALSE(ReadFile(dir.Path("run/frontier.svg")).empty());
+  // One CSV row per block of chelsea (451x300: 57 x 38 blocks) + header.
+  const std::string csv = ReadFile(dir.Path("run/blocks.csv"));
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 57 * 38 + 1);
+
+  // The same dataset cache and seed give the same model, byte for byte.
+  const std::string model = ReadFile(dir.Path("run/model.kiln"));
+  ASSERT_FALSE(model.empty());
+  std::vector<std::string> again = args;
+  again[2] = "run2";
+  again.insert(again.end(), {"--dataset", "run/blocks.kbds"});
+  KilnRun second = Kiln(dir, again);
+  ASSERT_EQ(second.code, 0) << second.err;
+  EXPECT_EQ(ReadFile(dir.Path("run2/model.kiln")), model);
+}
+
+TEST(BlocksCommandTest, BadFlagsAreUsageErrors) {
+  testing::ScratchDir dir;
+  EXPECT_EQ(Kiln(dir, {"blocks"}).code, 2);  // --out is required
+  EXPECT_EQ(Kiln(dir, {"blocks", "--out", "x", "--epochs", "0"}).code, 2);
+  EXPECT_EQ(Kiln(dir, {"blocks", "--out", "x", "--arch", "big"}).code, 2);
+  EXPECT_EQ(Kiln(dir, {"blocks", "--out", "x", "--fallback", "maybe"}).code, 2);
+  EXPECT_EQ(Kiln(dir, {"blocks", "--out", "x", "--max-increase", "-1"}).code,
+            2);
+  EXPECT_EQ(Kiln(dir, {"blocks", "--out", "x", "--bogus"}).code, 2);
+  KilnRun r = Kiln(dir, {"blocks", "--out", "x", "--held-out", "nosuchphoto"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(Contains(r.err, "not installed")) << r.err;
+}
+
+}  // namespace
+}  // namespace train
+}  // namespace kiln
