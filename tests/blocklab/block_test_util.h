@@ -3,7 +3,9 @@
 #ifndef KILN_TESTS_BLOCKLAB_BLOCK_TEST_UTIL_H_
 #define KILN_TESTS_BLOCKLAB_BLOCK_TEST_UTIL_H_
 
+#include <gtest/gtest.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <random>
 #include <string>
@@ -36,6 +38,26 @@ inline std::vector<PhotoFile> TestPhotos() {
 inline bool LoadPhoto(const PhotoFile& photo, Image* image) {
   std::string error;
   return LoadImage(photo.path, image, &error);
+}
+
+// Whole files as bytes (empty when unreadable), for corrupting them.
+inline std::vector<uint8_t> ReadBytes(const std::string& path) {
+  std::vector<uint8_t> bytes;
+  FILE* f = fopen(path.c_str(), "rb");
+  if (f == nullptr) return bytes;
+  for (int c; (c = fgetc(f)) != EOF;) bytes.push_back(static_cast<uint8_t>(c));
+  fclose(f);
+  return bytes;
+}
+
+inline void WriteBytes(const std::string& path,
+                       const std::vector<uint8_t>& bytes) {
+  FILE* f = fopen(path.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  if (!bytes.empty()) {
+    ASSERT_EQ(fwrite(bytes.data(), 1, bytes.size(), f), bytes.size());
+  }
+  fclose(f);
 }
 
 inline Image Crop(const Image& image, int x0, int y0, int width, int height) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/blocklab/block_test_util.h"
 #include "tests/toolchain/cli_test_util.h"
 #include "tests/toolchain/scratch_dir.h"
 #include "toolchain/blocklab/block_coder.h"
@@ -15,6 +16,9 @@
 namespace kiln {
 namespace blocklab {
 namespace {
+
+using testing::ReadBytes;
+using testing::WriteBytes;
 
 using kiln::testing::Cli;
 using kiln::testing::CliRun;
@@ -44,24 +48,6 @@ Image SmallImage() {
     }
   }
   return image;
-}
-
-std::vector<uint8_t> ReadBytes(const std::string& path) {
-  std::vector<uint8_t> bytes;
-  FILE* f = fopen(path.c_str(), "rb");
-  if (f == nullptr) return bytes;
-  for (int c; (c = fgetc(f)) != EOF;) bytes.push_back(static_cast<uint8_t>(c));
-  fclose(f);
-  return bytes;
-}
-
-void WriteBytes(const std::string& path, const std::vector<uint8_t>& bytes) {
-  FILE* f = fopen(path.c_str(), "wb");
-  ASSERT_NE(f, nullptr);
-  if (!bytes.empty()) {
-    ASSERT_EQ(fwrite(bytes.data(), 1, bytes.size(), f), bytes.size());
-  }
-  fclose(f);
 }
 
 TEST(BlocklabCliTest, IsLinkedAndDispatched) {

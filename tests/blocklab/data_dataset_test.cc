@@ -11,12 +11,16 @@
 #include <string>
 #include <vector>
 
+#include "tests/blocklab/block_test_util.h"
 #include "tests/toolchain/scratch_dir.h"
 #include "toolchain/blocklab/block_dataset.h"
 
 namespace kiln {
 namespace blocklab {
 namespace {
+
+using testing::ReadBytes;
+using testing::WriteBytes;
 
 using kiln::testing::ScratchDir;
 
@@ -103,24 +107,6 @@ const BlockDataset& Labelled() {
     return d;
   }();
   return *dataset;
-}
-
-std::vector<uint8_t> ReadBytes(const std::string& path) {
-  std::vector<uint8_t> bytes;
-  FILE* f = fopen(path.c_str(), "rb");
-  if (f == nullptr) return bytes;
-  for (int c; (c = fgetc(f)) != EOF;) bytes.push_back(static_cast<uint8_t>(c));
-  fclose(f);
-  return bytes;
-}
-
-void WriteBytes(const std::string& path, const std::vector<uint8_t>& bytes) {
-  FILE* f = fopen(path.c_str(), "wb");
-  ASSERT_NE(f, nullptr);
-  if (!bytes.empty()) {
-    ASSERT_EQ(fwrite(bytes.data(), 1, bytes.size(), f), bytes.size());
-  }
-  fclose(f);
 }
 
 void PutU32(uint8_t* p, uint32_t v) {

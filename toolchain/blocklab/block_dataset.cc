@@ -1,18 +1,16 @@
 #include "toolchain/blocklab/block_dataset.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <zlib.h>
 
 #include <algorithm>
-#include <atomic>
-#include <exception>
-#include <thread>
 
 #include "toolchain/atomic_file.h"
+#include "toolchain/blocklab/parallel_for.h"
 #include "toolchain/data/catch_errors.h"
+#include "toolchain/data/gzip_file.h"
 
 namespace kiln {
 namespace blocklab {
@@ -87,6 +85,8 @@ bool IsRegularFile(const std::string& path) {
 // Payload: per image a u16 name length (1..kMaxNameBytes) and the name;
 // then the records (kRecordBytes each, layout in EncodeRecord).
 
+// Read cap: about 5 million 808-byte records.
+constexpr uint64_t kMaxDatasetFileBytes = 4ull << 30;
 constexpr char kMagic[4] = {'K', 'B', 'D', 'S'};
 constexpr uint32_t kVersion = 1;
 constexpr size_t kHeaderBytes = 40;
@@ -211,38 +211,6 @@ std::string DecodeRecord(const uint8_t* p, size_t image_count,
   return "";
 }
 
-bool ReadWholeFile(const std::string& path, std::vector<uint8_t>* bytes,
-                   std::string* error) {
-  FILE* f = fopen(path.c_str(), "rb");
-  if (f == nullptr) {
-    *error = path + ": cannot open: " + strerror(errno);
-    return false;
-  }
-  struct stat st;
-  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-    *error = path + ": not a regular file";
-    fclose(f);
-    return false;
-  }
-  // Allocate what the file system says is there, then read it; a file that
-  // grows or shrinks meanwhile is reported rather than trusted.
-  bytes->resize(static_cast<size_t>(st.st_size));
-  const size_t got =
-      bytes->empty() ? 0 : fread(bytes->data(), 1, bytes->size(), f);
-  const bool more = fgetc(f) != EOF;
-  const bool failed = ferror(f) != 0;
-  fclose(f);
-  if (failed) {
-    *error = path + ": read error";
-    return false;
-  }
-  if (got != bytes->size() || more) {
-    *error = path + ": the file changed while it was read";
-    return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 std::vector<Photo> BundledPhotos() {
@@ -266,31 +234,16 @@ void AppendImageBlocks(const Image& image, uint16_t image_id, int threads,
   out->examples.resize(first + static_cast<size_t>(blocks));
   BlockExample* examples = out->examples.data() + first;
 
-  // Blocks are handed out one at a time from a shared counter (a block is
-  // thousands of bit estimates, so the counter costs nothing); every
-  // block's result goes to its own slot, so the output (raster order) does
-  // not depend on the thread count or on scheduling.
-  std::atomic<int32_t> next{0};
-  auto work = [&]() {
-    for (int32_t b; (b = next.fetch_add(1)) < blocks;) {
-      BlockExample& e = examples[b];
-      e.image = image_id;
-      e.block = b;
-      BlockWindow(image, b, e.window);
-      SearchBlock(image, b, nullptr, &e.labels);
-    }
-  };
-  const int32_t wanted = std::max(1, std::min<int32_t>(threads, blocks));
-  std::vector<std::thread> pool;
-  for (int32_t t = 1; t < wanted; ++t) {
-    try {
-      pool.emplace_back(work);
-    } catch (const std::exception&) {
-      break;  // fewer threads than asked for: the rest run here
-    }
-  }
-  work();
-  for (std::thread& t : pool) t.join();
+  // Every block's result goes to its own slot, so the output (raster order)
+  // does not depend on the thread count or on scheduling.
+  ParallelFor(static_cast<size_t>(blocks), threads, [&](size_t i) {
+    const int32_t b = static_cast<int32_t>(i);
+    BlockExample& e = examples[b];
+    e.image = image_id;
+    e.block = b;
+    BlockWindow(image, b, e.window);
+    SearchBlock(image, b, nullptr, &e.labels);
+  });
 }
 
 bool WriteBlockDataset(const std::string& path, const BlockDataset& dataset,
@@ -348,7 +301,8 @@ bool ReadBlockDataset(const std::string& path, BlockDataset* out,
                       std::string* error) {
   return data::CatchErrors(path, error, [&]() -> bool {
     std::vector<uint8_t> bytes;
-    if (!ReadWholeFile(path, &bytes, error)) return false;
+    if (!data::ReadFileMaybeGzip(path, kMaxDatasetFileBytes, &bytes, error))
+      return false;
     auto fail = [&](const std::string& why) {
       *error = path + ": " + why;
       return false;

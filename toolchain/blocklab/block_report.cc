@@ -6,8 +6,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <functional>
-#include <thread>
 
 #include "toolchain/blocklab/block_features.h"
 #include "toolchain/blocklab/block_pixels.h"
@@ -29,21 +27,6 @@ bool Fail(std::string* error, const std::string& message) {
 }
 
 }  // namespace
-
-void ParallelFor(size_t n, int threads, const std::function<void(size_t)>& fn) {
-  const size_t t = std::max<size_t>(1, std::min<size_t>(threads, n));
-  if (t <= 1) {
-    for (size_t i = 0; i < n; ++i) fn(i);
-    return;
-  }
-  std::vector<std::thread> pool;
-  for (size_t w = 0; w < t; ++w) {
-    pool.emplace_back([&, w] {
-      for (size_t i = n * w / t; i < n * (w + 1) / t; ++i) fn(i);
-    });
-  }
-  for (std::thread& th : pool) th.join();
-}
 
 std::vector<uint8_t> ImageWindows(const Image& image) {
   const size_t n = static_cast<size_t>(image.blocks());

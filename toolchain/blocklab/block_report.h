@@ -10,7 +10,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -86,9 +85,6 @@ bool EncodeWith(const Image& image, SearchMethod method,
                 train::KilnRunner* runner, const TopK& heuristic_k,
                 const uint8_t interleave_prior[kInterleaves],
                 bool exhaustive_fallback, EncodeRun* out, std::string* error);
-
-// Runs fn(i) for i in [0, n) on `threads` threads (contiguous ranges).
-void ParallelFor(size_t n, int threads, const std::function<void(size_t)>& fn);
 
 }  // namespace blocklab
 }  // namespace kiln

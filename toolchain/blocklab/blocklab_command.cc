@@ -23,6 +23,7 @@
 #include "toolchain/atomic_file.h"
 #include "toolchain/blocklab/block_coder.h"
 #include "toolchain/blocklab/block_dataset.h"
+#include "toolchain/blocklab/parallel_for.h"
 #include "toolchain/blocklab/tlg8_dump.h"
 #include "toolchain/cli/command.h"
 #include "toolchain/cli/progress.h"
@@ -163,57 +164,6 @@ bool SameFile(const std::string& in, const std::string& out) {
          a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-bool ReadSmallFile(const std::string& path, uint64_t limit,
-                   std::vector<uint8_t>* bytes, std::string* error) {
-  FILE* f = fopen(path.c_str(), "rb");
-  if (f == nullptr) {
-    *error = path + ": cannot open: " + strerror(errno);
-    return false;
-  }
-  struct stat st;
-  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-    fclose(f);
-    *error = path + ": not a regular file";
-    return false;
-  }
-  if (static_cast<uint64_t>(st.st_size) > limit) {
-    fclose(f);
-    *error = path + ": too large (" +
-             data::FormatByteCount(static_cast<uint64_t>(st.st_size)) +
-             ", at most " + data::FormatByteCount(limit) + ")";
-    return false;
-  }
-  bytes->resize(static_cast<size_t>(st.st_size));
-  const size_t got =
-      bytes->empty() ? 0 : fread(bytes->data(), 1, bytes->size(), f);
-  const bool failed = ferror(f) != 0;
-  fclose(f);
-  if (failed || got != bytes->size()) {
-    *error = path + ": read error";
-    return false;
-  }
-  return true;
-}
-
-// Runs fn(block) for every block on `threads` threads.
-template <typename Fn>
-void ParallelBlocks(int32_t blocks, int threads, Fn fn) {
-  std::atomic<int32_t> next{0};
-  auto work = [&]() {
-    for (int32_t b; (b = next.fetch_add(1)) < blocks;) fn(b);
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < std::min<int32_t>(threads, blocks); ++t) {
-    try {
-      pool.emplace_back(work);
-    } catch (const std::exception&) {
-      break;
-    }
-  }
-  work();
-  for (std::thread& t : pool) t.join();
-}
-
 // ---- encode ----
 
 int RunEncode(const Args& args) {
@@ -251,7 +201,8 @@ int RunEncode(const Args& args) {
   std::vector<uint32_t> estimates(static_cast<size_t>(blocks));
   const blocklab::Candidates pruned = blocklab::DefaultSearch();
   const blocklab::Candidates* candidates = search == "full" ? nullptr : &pruned;
-  ParallelBlocks(blocks, threads, [&](int32_t b) {
+  blocklab::ParallelFor(static_cast<size_t>(blocks), threads, [&](size_t i) {
+    const int32_t b = static_cast<int32_t>(i);
     blocklab::BlockLabels labels;
     blocklab::SearchBlock(image, b, candidates, &labels);
     tuples[static_cast<size_t>(b)] = labels.best;
@@ -322,7 +273,8 @@ int RunDecode(const Args& args) {
   std::string error;
   std::vector<uint8_t> bytes;
   constexpr uint64_t kMaxStream = uint64_t{1} << 30;
-  if (!ReadSmallFile(in, kMaxStream, &bytes, &error)) return Failure(error);
+  if (!data::ReadFileMaybeGzip(in, kMaxStream, &bytes, &error))
+    return Failure(error);
   const auto start = Clock::now();
   blocklab::Image image;
   if (!blocklab::DecodeImage(bytes.data(), bytes.size(), &image, &error)) {

@@ -23,6 +23,7 @@
 #include "toolchain/blocklab/block_dataset.h"
 #include "toolchain/blocklab/block_report.h"
 #include "toolchain/blocklab/guided_search.h"
+#include "toolchain/blocklab/parallel_for.h"
 #include "toolchain/blocklab/train/block_model.h"
 #include "toolchain/cli/command.h"
 #include "toolchain/cli/model_data.h"
