@@ -72,7 +72,7 @@ run cmake -S "$ROOT" -B "$BUILD" -G Ninja \
   -DKILN_BUILD_TOOLCHAIN=OFF -DKILN_WITH_TORCH=OFF -DKILN_BUILD_BENCH=OFF \
   -DKILN_WERROR=ON ${KILN_ARM_CMAKE_ARGS:-}
 run cmake --build "$BUILD" --parallel "$JOBS" \
-  --target kiln_runtime kiln_kernel_tests kiln_c_api_test -- -k 0
+  --target kiln_runtime kiln_kernel_tests kiln_c_api_test block_predict -- -k 0
 mkdir -p "$LOGS"
 echo "build: $((SECONDS - t_start))s"
 
@@ -215,6 +215,25 @@ for entry in "${CPUS[@]}"; do
       failures+=("$cpu: KILN_ISA=neondot was not refused cleanly (exit $rc)")
     fi
   fi
+  # The codec's example (plain C): block features computed on this CPU,
+  # decisions on every runnable path, identical to the committed output
+  # (made on x86-64).
+  for forced in "" $runnable; do
+    tag="${forced:-default}"
+    blog="$LOGS/block_predict-$cpu-$tag.log"
+    rc=0
+    KILN_ISA="$forced" qemu_run "$cpu" "$BUILD/tests/block_predict" \
+      "$ROOT/examples/block_predict/block_model.kiln" \
+      "$ROOT/examples/block_predict/coffee_crop.ppm" --print 40 >"$blog" 2>&1 || rc=$?
+    if ((rc == 0)) && grep -v '^[0-9]* blocks (' "$blog" |
+      cmp -s - "$ROOT/examples/block_predict/expected_decisions.txt"; then
+      echo "ok: block_predict ($tag): $(grep -m1 ' blocks (' "$blog")"
+      passed=$((passed + 1))
+    else
+      cat "$blog"
+      failures+=("block_predict under $cpu, KILN_ISA=$tag: exit $rc or decisions differ from examples/block_predict/expected_decisions.txt")
+    fi
+  done
   summary[$cpu]="runnable: ${runnable:-?} | kernel tests exercised: ${exercised:-none} (${secs}s) | C API ran: ${api_paths% }"
 done
 

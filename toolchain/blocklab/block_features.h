@@ -17,8 +17,10 @@
  *   [121..123] correlations of the best predictor's residual channels
  *              (RG, RB, GB), in [-1, 1]
  *
- * Relative values are clamped to [0, 8]. Deterministic (IEEE float, same
- * operation order everywhere given the same compiler flags). */
+ * Relative values are clamped to [0, 8]. Deterministic: IEEE float in a
+ * fixed order; compile with -ffp-contract=off (no fused multiply-add, which
+ * GCC uses by default on AArch64) and without -ffast-math, and x86-64 and
+ * AArch64 give the same bytes. */
 #ifndef KILN_TOOLCHAIN_BLOCKLAB_BLOCK_FEATURES_H_
 #define KILN_TOOLCHAIN_BLOCKLAB_BLOCK_FEATURES_H_
 
