@@ -26,7 +26,8 @@
 //  - Residual e = int8(P - pred) (wrapped mod 256).
 //  - Colour filter code f = perm << 4 | primary << 2 | secondary
 //    (perm 0..5, primary 0..3, secondary 0..3; codes with perm > 5 are
-//    invalid). kPermutations[perm] maps (c0, c1, c2) to source channels.
+//    invalid). kPermutationSources[perm] (colour_filter.h: RGB, RBG, GRB, GBR,
+//    BRG, BGR) maps (c0, c1, c2) to source channels.
 //    On one pixel's residuals (signed int): c1' = int8(c1 - {0, c0, c0 >> 1,
 //    (3 * c0) >> 1}[primary]); c2' = int8(c2 - {0, c0, c1, (c0 + c1) >> 1}
 //    [secondary]) (c1 unfiltered; >> is arithmetic); c0' = c0.
@@ -63,9 +64,9 @@ constexpr int kFilters = kPermutations * kPrimaries * kSecondaries;  // 96
 constexpr int kScans = 8;
 constexpr int kInterleaves = 2;
 constexpr int kTuples = kPredictors * kFilters * kScans * kInterleaves;
-// The model's input: rows y0-1 .. y0+7, columns x0-1 .. x0+8, RGB, zero
-// outside the image (and outside an edge block's own pixels: positions the
-// block does not have read as 0 too).
+// A block's window, from which the model's input is computed: rows
+// y0-1 .. y0+7, columns x0-1 .. x0+8, RGB, zero outside the image (an edge
+// block's missing pixels are outside the image too).
 constexpr int kWindowRows = 9;
 constexpr int kWindowCols = 10;
 constexpr int kWindowBytes = kWindowRows * kWindowCols * 3;  // 270
