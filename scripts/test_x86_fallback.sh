@@ -15,7 +15,8 @@ QEMU="${QEMU_X86:-qemu-x86_64-static}"
 MODEL=fuzz/corpus/kiln_fuzz_model/blocknet.kiln
 
 command -v "$QEMU" >/dev/null || { echo "missing $QEMU (scripts/setup.sh installs qemu-user-static)" >&2; exit 1; }
-for bin in "$BUILD/tests/kiln_c_api_test" "$BUILD/tests/kiln_runtime_tests"; do
+for bin in "$BUILD/tests/kiln_c_api_test" "$BUILD/tests/kiln_runtime_tests" \
+  "$BUILD/tests/block_predict"; do
   [[ -x "$bin" ]] || { echo "missing $bin: build the release preset first" >&2; exit 1; }
 done
 
@@ -42,6 +43,16 @@ check() {
   if ! "$QEMU" -cpu "$cpu" "$BUILD/tests/kiln_runtime_tests" --gtest_brief=1 \
       --gtest_filter='KernelPaths.EveryPath*:KernelPaths.Forced*:KernelPaths.Default*' 2>/dev/null; then
     echo "FAIL: whole-model path tests under $cpu" >&2; failed=$((failed + 1))
+  fi
+  # The codec's example: block features and decisions on this CPU, byte for
+  # byte the committed ones (made natively).
+  if "$QEMU" -cpu "$cpu" "$BUILD/tests/block_predict" \
+      examples/block_predict/block_model.kiln \
+      examples/block_predict/coffee_crop.ppm --print 40 2>/dev/null |
+    grep -v '^[0-9]* blocks (' | cmp -s - examples/block_predict/expected_decisions.txt; then
+    echo "ok: block_predict decisions under $cpu"
+  else
+    echo "FAIL: block_predict decisions differ under $cpu" >&2; failed=$((failed + 1))
   fi
 }
 check qemu64 scalar 'avx2|avxvnni|avx512vnni|amx'
