@@ -107,7 +107,16 @@ static int fail(const char* what, const char* why) {
   return 1;
 }
 
-int main(int argc, char** argv) {
+/* Everything the program allocates, freed by main whatever happened. */
+struct owned {
+  void* model;
+  unsigned char* image;
+  void* arena;
+  unsigned char* items;
+  kiln_decision* decisions;
+};
+
+static int run(int argc, char** argv, struct owned* o) {
   long print = 4;
   if (argc == 5 && strcmp(argv[3], "--print") == 0) {
     print = strtol(argv[4], NULL, 10);
@@ -116,9 +125,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   size_t model_len = 0, image_len = 0;
-  void* model = read_file(argv[1], &model_len);
+  void* model = o->model = read_file(argv[1], &model_len);
   if (!model) return fail("cannot read the model", argv[1]);
-  unsigned char* image = read_file(argv[2], &image_len);
+  unsigned char* image = o->image = read_file(argv[2], &image_len);
   if (!image) return fail("cannot read the image", argv[2]);
   long w = 0, h = 0;
   const unsigned char* rgb = parse_ppm(image, image_len, &w, &h);
@@ -131,7 +140,7 @@ int main(int argc, char** argv) {
   size_t arena_bytes = 0;
   if (kiln_arena_size(model, model_len, kBatch, &arena_bytes, &err) != KILN_OK)
     return fail("invalid model", err.message);
-  void* arena = aligned_alloc(64, (arena_bytes + 63) / 64 * 64);
+  void* arena = o->arena = aligned_alloc(64, (arena_bytes + 63) / 64 * 64);
   kiln_context* ctx = NULL;
   if (!arena ||
       kiln_init(model, model_len, arena, arena_bytes, &ctx, &err) != KILN_OK)
@@ -150,8 +159,9 @@ int main(int argc, char** argv) {
 
   const long bw = (w + 7) / 8, bh = (h + 7) / 8;
   const size_t n = (size_t)bw * (size_t)bh;
-  unsigned char* items = malloc(n * in.item_bytes);
-  kiln_decision* decisions = calloc(n * (size_t)heads, sizeof(kiln_decision));
+  unsigned char* items = o->items = malloc(n * in.item_bytes);
+  kiln_decision* decisions = o->decisions =
+      calloc(n * (size_t)heads, sizeof(kiln_decision));
   if (!items || !decisions) return fail("out of memory", NULL);
 
   struct timespec t0, t1;
@@ -202,10 +212,16 @@ int main(int argc, char** argv) {
       "call), %.3f us/block; fallback %zu (%.1f%%)\n",
       n, w, h, kiln_isa_name(ctx), us, us / (double)n, fallbacks,
       100.0 * (double)fallbacks / (double)n);
-  free(decisions);
-  free(items);
-  free(arena);
-  free(image);
-  free(model);
   return 0;
+}
+
+int main(int argc, char** argv) {
+  struct owned o = {NULL, NULL, NULL, NULL, NULL};
+  const int rc = run(argc, argv, &o);
+  free(o.decisions);
+  free(o.items);
+  free(o.arena);
+  free(o.image);
+  free(o.model);
+  return rc;
 }

@@ -52,6 +52,7 @@ const char kBlocksUsage[] =
     "  --arch A             features (default: cheap pixel statistics, MLP)\n"
     "                       or window (the 9x10x3 pixels, conv backbone)\n"
     "  --epochs N           training epochs (default 40)\n"
+    "  --temperature BITS   soft-target temperature T (default 2)\n"
     "  --threads N          threads for labelling and training (default 2)\n"
     "  --fallback S         what a flagged block searches: exhaustive (all\n"
     "                       12,288 tuples, default) or pruned (the codec's\n"
@@ -100,6 +101,7 @@ struct Options {
   std::vector<std::string> train_images;  // empty: all but the held-out
   BlockArch arch = BlockArch::kFeatures;
   int32_t epochs = 40, threads = 2;
+  double temperature = 2.0;
   double max_increase = 0.002;
   bool exhaustive_fallback = true;
   bool quiet = false;
@@ -291,6 +293,7 @@ int Run(const Options& o) {
   BlockNetConfig config;
   config.epochs = o.epochs;
   config.threads = o.threads;
+  config.temperature_bits = o.temperature;
   train::FloatModel float_model;
   BlockTrainMetrics metrics;
   if (!TrainBlockModel(dataset, inputs, train_idx, valid_idx, config,
@@ -593,6 +596,12 @@ int RunBlocks(const Args& args) {
       if (v != "exhaustive" && v != "pruned")
         return Usage("bad --fallback '" + v + "' (exhaustive or pruned)");
       o.exhaustive_fallback = v == "exhaustive";
+    } else if (!missing && flag("--temperature")) {
+      char* end = nullptr;
+      const double t = strtod(v.c_str(), &end);
+      if (end == v.c_str() || *end != '\0' || !(t > 0.01 && t < 1000))
+        return Usage("bad --temperature '" + v + "' (bits, e.g. 2)");
+      o.temperature = t;
     } else if (!missing && flag("--epochs")) {
       if (!ParseCount(v, 1000, &n)) return Usage("bad --epochs '" + v + "'");
       o.epochs = static_cast<int32_t>(n);
