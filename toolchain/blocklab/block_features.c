@@ -7,25 +7,21 @@
 
 enum { kCols = 10 };
 
-static int med(int a, int b, int c) {
-  const int lo = a < b ? a : b, hi = a < b ? b : a;
-  return c >= hi ? lo : (c <= lo ? hi : a + b - c);
-}
-
-// One pass over the block's pixels for predictor expression EXPR of the
-// neighbours a, b, c, d. The predictor is fixed per loop and the residuals
+// One pass over the block's pixels for predictor P, a constant in each
+// loop (so the inlined kiln_block_predict folds to its one expression and
+// the loop is branch-free). The residuals
 // keep the window's interleaved layout, so each row is one contiguous,
 // branch-free loop the compiler vectorizes: res[(y * 8 + x) * 3 + ch] =
 // int8(P - pred).
-#define KILN_RESIDUAL_LOOP(EXPR)                                         \
+#define KILN_RESIDUAL_LOOP(P)                                            \
   for (int y = 0; y < bh; ++y) {                                         \
     const uint8_t* row = w + (y + 1) * kCols * 3 + 3;                    \
     const uint8_t* up = w + y * kCols * 3 + 3;                           \
     int* out = res + y * 24;                                             \
     for (int i = 0; i < bw * 3; ++i) {                                   \
       const int a = row[i - 3], b = up[i], c = up[i - 3], d = up[i + 3]; \
-      (void)a, (void)b, (void)c, (void)d;                                \
-      out[i] = (int)(int8_t)(uint8_t)((row[i] - (EXPR)) & 0xFF);         \
+      const int pred = kiln_block_predict(P, a, b, c, d);                \
+      out[i] = (int)(int8_t)(uint8_t)((row[i] - pred) & 0xFF);           \
     }                                                                    \
   }
 
@@ -34,28 +30,28 @@ static void residuals(const uint8_t* w, int bw, int bh, int p, int res[192]) {
   if (bw < 8 || bh < 8) memset(res, 0, sizeof(int) * 192);
   switch (p) {
     case 0:
-      KILN_RESIDUAL_LOOP(med(a, b, c));
+      KILN_RESIDUAL_LOOP(0);
       break;
     case 1:
-      KILN_RESIDUAL_LOOP((a + c + 1) >> 1);
+      KILN_RESIDUAL_LOOP(1);
       break;
     case 2:
-      KILN_RESIDUAL_LOOP((b + c + 1) >> 1);
+      KILN_RESIDUAL_LOOP(2);
       break;
     case 3:
-      KILN_RESIDUAL_LOOP((b + d + 1) >> 1);
+      KILN_RESIDUAL_LOOP(3);
       break;
     case 4:
-      KILN_RESIDUAL_LOOP(a);
+      KILN_RESIDUAL_LOOP(4);
       break;
     case 5:
-      KILN_RESIDUAL_LOOP(b);
+      KILN_RESIDUAL_LOOP(5);
       break;
     case 6:
-      KILN_RESIDUAL_LOOP(c);
+      KILN_RESIDUAL_LOOP(6);
       break;
     default:
-      KILN_RESIDUAL_LOOP(d);
+      KILN_RESIDUAL_LOOP(7);
       break;
   }
 }

@@ -32,6 +32,35 @@ extern "C" {
 
 #define KILN_BLOCK_FEATURES 124
 
+/* The prediction of `predictor` (0..7) from the neighbours a = left,
+ * b = top, c = top-left, d = top-right (block_coder.h): the one definition
+ * the coder (block_pixels.h) and the features share. */
+static inline int kiln_block_predict(int predictor, int a, int b, int c,
+                                     int d) {
+  switch (predictor) {
+    case 0: {
+      const int lo = a < b ? a : b, hi = a < b ? b : a;
+      if (c >= hi) return lo;
+      if (c <= lo) return hi;
+      return a + b - c;
+    }
+    case 1:
+      return (a + c + 1) >> 1;
+    case 2:
+      return (b + c + 1) >> 1;
+    case 3:
+      return (b + d + 1) >> 1;
+    case 4:
+      return a;
+    case 5:
+      return b;
+    case 6:
+      return c;
+    default:
+      return d;
+  }
+}
+
 /* Scan orders (block_scan_tables.c). */
 extern const uint8_t kiln_block_scan_orders[8][64];
 

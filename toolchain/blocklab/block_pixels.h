@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "toolchain/blocklab/block_coder.h"
+#include "toolchain/blocklab/block_features.h"
 
 namespace kiln {
 namespace blocklab {
@@ -32,29 +33,7 @@ inline int PixelOrZero(const Image& image, int ch, int x, int y) {
 // The prediction of `predictor` from a = left, b = top, c = top-left,
 // d = top-right (block_coder.h).
 inline int Predict(int predictor, int a, int b, int c, int d) {
-  switch (predictor) {
-    case 0: {
-      const int lo = a < b ? a : b;
-      const int hi = a < b ? b : a;
-      if (c >= hi) return lo;
-      if (c <= lo) return hi;
-      return a + b - c;
-    }
-    case 1:
-      return (a + c + 1) >> 1;
-    case 2:
-      return (b + c + 1) >> 1;
-    case 3:
-      return (b + d + 1) >> 1;
-    case 4:
-      return a;
-    case 5:
-      return b;
-    case 6:
-      return c;
-    default:
-      return d;
-  }
+  return kiln_block_predict(predictor, a, b, c, d);
 }
 
 // Window byte of channel ch at window row r (0 = the row above the block)

@@ -28,14 +28,6 @@ bool Fail(std::string* error, const std::string& message) {
 
 }  // namespace
 
-std::vector<uint8_t> ImageWindows(const Image& image) {
-  const size_t n = static_cast<size_t>(image.blocks());
-  std::vector<uint8_t> w(n * kWindowBytes);
-  for (size_t b = 0; b < n; ++b)
-    BlockWindow(image, static_cast<int32_t>(b), w.data() + b * kWindowBytes);
-  return w;
-}
-
 bool BlockModelTakesFeatures(train::KilnRunner* runner, bool* features,
                              std::string* error) {
   const kiln_tensor_info in = runner->input_info();

@@ -20,9 +20,6 @@
 namespace kiln {
 namespace blocklab {
 
-// Every block's window, block-major (n * kWindowBytes).
-std::vector<uint8_t> ImageWindows(const Image& image);
-
 // Whether a compiled block model takes the pixel statistics
 // (block_features.h: FLOAT32 [KILN_BLOCK_FEATURES]) rather than the window
 // (UINT8 [9, 10, 3]); false with *error when it takes neither.

@@ -13,6 +13,7 @@
 #include "toolchain/blocklab/block_pixels.h"
 #include "toolchain/blocklab/colour_filter.h"
 #include "toolchain/blocklab/golomb_rice.h"
+#include "toolchain/blocklab/guided_search.h"
 #include "toolchain/blocklab/scan_orders.h"
 
 namespace kiln {
@@ -258,6 +259,23 @@ void SearchBlock(const Image& image, int32_t block,
         }
       }
     }
+  }
+}
+
+void AllTupleBits(const Image& image, int32_t block, uint16_t* out) {
+  // The search's own cost table with every tuple allowed: its layout
+  // [predictor][filter index][scan][interleave] is TupleIndex order.
+  const BlockRect rect = BlockAt(image, block);
+  uint8_t window[kWindowBytes];
+  BlockWindow(image, block, window);
+  Allowed allowed;
+  ResolveCandidates(nullptr, &allowed);
+  auto* cost =
+      reinterpret_cast<uint16_t(*)[kFilters][kScans][kInterleaves]>(out);
+  for (int p = 0; p < kPredictors; ++p) {
+    int8_t residual[3][64];
+    BlockResiduals(window, rect, p, residual);
+    CostPredictor(residual, rect, allowed, p, cost[p]);
   }
 }
 

@@ -30,7 +30,8 @@ inline int TupleIndex(int predictor, int filter_code, int scan,
          interleave;
 }
 // Residual bits of every tuple of the block (kTuples entries, TupleIndex
-// order). Bits fit 16 bits: at most 192 samples x 32 bits.
+// order): the exhaustive search's cost table (block_search.cc). Bits fit 16
+// bits: at most 192 samples x 32 bits.
 void AllTupleBits(const Image& image, int32_t block, uint16_t* out);
 
 // Options of each decision, best first. filters[p] ranks the filter codes
@@ -77,7 +78,6 @@ struct EvalBlock {
   uint32_t full_bits = 0;      // exhaustive (12,288 tuples) minimum
   uint32_t fallback_bits = 0;  // what the fallback search finds
   uint32_t fallback_estimates = 0;
-  uint32_t pruned_estimates = 0;    // the codec's pruned search, for reference
   const uint16_t* table = nullptr;  // kTuples entries, owned elsewhere
   Ranking ranking;
   // Model only: per head, the probability mass of its top-1..16 options

@@ -166,7 +166,6 @@ void ScoreBlocks(const Image& image, const std::vector<int32_t>& blocks,
     e.fallback_bits = exhaustive_fallback ? e.full_bits : labels.best_bits;
     e.fallback_estimates =
         exhaustive_fallback ? static_cast<uint32_t>(kTuples) : labels.estimates;
-    e.pruned_estimates = labels.estimates;
     for (int h = 0; h < 4; ++h)
       for (int j = 0; j < 16; ++j)
         e.topk_prob[h][j] = model.topk_prob[(i * 4 + h) * 16 + j];
