@@ -20,6 +20,7 @@ KernelTable ReferenceTable(Isa isa) {
   t.max_pool = ref::MaxPool2D;
   t.average_pool = ref::AveragePool2D;
   t.global_average_pool = ref::GlobalAveragePool;
+  t.quantize_float = ref::QuantizeFromFloat;
   return t;
 }
 
@@ -33,6 +34,7 @@ bool GetKernelTable(Isa isa, KernelTable* table) {
     case Isa::kScalar:
       t.gemm = qs8_gemm__scalar;
       t.dwconv = qs8_dwconv__scalar;
+      t.quantize_float = f32_qs8_quantize__scalar;
       break;
 #if defined(KILN_HAVE_X86_KERNELS)
     case Isa::kAvx2:
@@ -52,6 +54,9 @@ bool GetKernelTable(Isa isa, KernelTable* table) {
       t.max_pool = qs8_maxpool__avx2;
       t.average_pool = qs8_avgpool__avx2;
       t.global_average_pool = qs8_gavgpool__avx2;
+      t.quantize_float = (isa == Isa::kAvx2 || isa == Isa::kAvxVnni)
+                             ? f32_qs8_quantize__avx2
+                             : f32_qs8_quantize__avx512;
       break;
 #endif
 #if defined(KILN_HAVE_ARM_KERNELS)
@@ -63,6 +68,7 @@ bool GetKernelTable(Isa isa, KernelTable* table) {
       t.max_pool = qs8_maxpool__neon;
       t.average_pool = qs8_avgpool__neon;
       t.global_average_pool = qs8_gavgpool__neon;
+      t.quantize_float = f32_qs8_quantize__neon;
       break;
 #endif
     default:

@@ -17,6 +17,8 @@ typedef void (*AddKernel)(const AddParams& p, const int8_t* input1,
                           const int8_t* input2, int8_t* output);
 typedef void (*Pool2DKernel)(const Pool2DParams& p, const int8_t* input,
                              int8_t* output);
+typedef void (*QuantizeFloatKernel)(const QuantizeFloatParams& p,
+                                    const float* input, int8_t* output);
 typedef void (*GlobalAveragePoolKernel)(const GlobalAveragePoolParams& p,
                                         const int8_t* input, int8_t* output);
 
@@ -31,6 +33,7 @@ struct KernelTable {
   Pool2DKernel max_pool;
   Pool2DKernel average_pool;
   GlobalAveragePoolKernel global_average_pool;
+  QuantizeFloatKernel quantize_float;  // float32 -> int8 Quantize
 };
 
 // Fills `table` for `isa`. Returns false if the path is not compiled into

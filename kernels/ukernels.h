@@ -54,6 +54,18 @@ void qs8_avgpool__neon(const Pool2DParams& p, const int8_t* input,
 void qs8_gavgpool__neon(const GlobalAveragePoolParams& p, const int8_t* input,
                         int8_t* output);
 
+// float32 -> int8 Quantize (kernels/qs8_elementwise/f32_qs8_quantize_*).
+// The scalar twin is the scalar path's; the reference path keeps
+// ref::QuantizeFromFloat.
+void f32_qs8_quantize__scalar(const QuantizeFloatParams& p, const float* input,
+                              int8_t* output);
+void f32_qs8_quantize__avx2(const QuantizeFloatParams& p, const float* input,
+                            int8_t* output);
+void f32_qs8_quantize__avx512(const QuantizeFloatParams& p, const float* input,
+                              int8_t* output);
+void f32_qs8_quantize__neon(const QuantizeFloatParams& p, const float* input,
+                            int8_t* output);
+
 }  // namespace kiln
 
 #endif  // KILN_KERNELS_UKERNELS_H_

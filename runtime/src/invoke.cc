@@ -136,8 +136,8 @@ void RunOperator(const kiln_context* ctx, const OpRt& op, int32_t batch) {
     case OpKind::kQuantizeFloat: {
       QuantizeFloatParams p = op.p.quantize_float;
       p.size *= batch;
-      ref::QuantizeFromFloat(p, As<float>(ctx, in, batch),
-                             As<int8_t>(ctx, op.output, batch));
+      ctx->kernels.quantize_float(p, As<float>(ctx, in, batch),
+                                  As<int8_t>(ctx, op.output, batch));
       break;
     }
     case OpKind::kDequantize: {

@@ -105,6 +105,84 @@ TEST(Decision, ProbabilitiesMatchSoftmaxOfDequantizedLogits) {
   EXPECT_LT(fallbacks, 300);
 }
 
+// The top-k against a stable sort (score descending, ties by lower id), the
+// margin exactly and the probabilities against the real softmax, for every
+// head size the two selection methods cover (up to 16 classes every class is
+// ranked; above, a threshold and a pass in id order), every k, and logits
+// full of ties: a narrow range, all equal, only the extremes -128 and 127,
+// a plateau at the k-th place.
+TEST(Decision, TopKMatchesAStableSortOnTiesAndExtremes) {
+  std::mt19937 rng(29);
+  const int32_t class_counts[] = {2,  3,  8,  15, 16,  17,
+                                  63, 64, 65, 96, 130, 300};
+  for (int32_t classes : class_counts) {
+    for (int kind = 0; kind < 3; ++kind) {
+      const int32_t max_k = std::min<int32_t>(classes, KILN_MAX_TOP_K);
+      const int32_t top_k = 1 + static_cast<int32_t>(rng() % max_k);
+      const ConfidenceKind confidence = kind == 0   ? ConfidenceKind::kTop1Prob
+                                        : kind == 1 ? ConfidenceKind::kTopKProb
+                                                    : ConfidenceKind::kMargin;
+      const float scale = 0.05f;
+      LoadedModel m(LogitModel(classes, scale, {top_k, confidence, 0.0f}), 64);
+      ASSERT_EQ(m.status, KILN_OK) << m.message();
+      std::vector<std::vector<int8_t>> rows(200, std::vector<int8_t>(classes));
+      for (size_t r = 0; r < rows.size(); ++r) {
+        const int pattern = static_cast<int>(r % 6);
+        const int base = static_cast<int>(rng() % 256) - 128;
+        for (int32_t c = 0; c < classes; ++c) {
+          int v;
+          switch (pattern) {
+            case 0:
+              v = static_cast<int>(rng() % 256) - 128;
+              break;
+            case 1:  // narrow range: many ties
+              v = base + static_cast<int>(rng() % 3);
+              break;
+            case 2:
+              v = base;
+              break;
+            case 3:
+              v = rng() % 2 ? 127 : -128;
+              break;
+            case 4:  // a plateau around the k-th value
+              v = c < top_k / 2 ? 100 : (rng() % 4 ? 7 : -50);
+              break;
+            default:
+              v = rng() % 8 ? -128 : static_cast<int>(rng() % 256) - 128;
+              break;
+          }
+          rows[r][c] = static_cast<int8_t>(std::max(-128, std::min(127, v)));
+        }
+      }
+      const auto d = Decide(&m, rows);
+      for (size_t r = 0; r < rows.size(); ++r) {
+        std::vector<int> order(classes);
+        for (int32_t c = 0; c < classes; ++c) order[c] = c;
+        std::stable_sort(order.begin(), order.end(),
+                         [&](int a, int b) { return rows[r][a] > rows[r][b]; });
+        ASSERT_EQ(d[r].k, top_k);
+        for (int32_t i = 0; i < KILN_MAX_TOP_K; ++i) {
+          const int expected_id = i < top_k ? order[i] : -1;
+          const int expected_score = i < top_k ? rows[r][order[i]] : 0;
+          ASSERT_EQ(d[r].class_id[i], expected_id)
+              << classes << " classes, k " << top_k << ", row " << r
+              << ", place " << i;
+          ASSERT_EQ(d[r].score[i], expected_score);
+        }
+        if (confidence == ConfidenceKind::kMargin) {
+          EXPECT_EQ(d[r].confidence, rows[r][order[0]] - rows[r][order[1]]);
+        } else {
+          std::vector<int> ids(order.begin(),
+                               order.begin() + (kind == 1 ? top_k : 1));
+          EXPECT_NEAR(d[r].confidence,
+                      65536.0 * Probability(rows[r], scale, ids), 1.0)
+              << classes << " classes, row " << r;
+        }
+      }
+    }
+  }
+}
+
 TEST(Decision, MarginThresholdInLogitSteps) {
   // scale 0.125: a real margin of 0.5 is exactly 4 steps.
   LoadedModel m(LogitModel(3, 0.125f, {1, ConfidenceKind::kMargin, 0.5f}), 4);

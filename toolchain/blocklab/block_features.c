@@ -17,17 +17,18 @@ enum { kCols = 10 };
   for (int y = 0; y < bh; ++y) {                                         \
     const uint8_t* row = w + (y + 1) * kCols * 3 + 3;                    \
     const uint8_t* up = w + y * kCols * 3 + 3;                           \
-    int* out = res + y * 24;                                             \
+    int16_t* out = res + y * 24;                                         \
     for (int i = 0; i < bw * 3; ++i) {                                   \
       const int a = row[i - 3], b = up[i], c = up[i - 3], d = up[i + 3]; \
       const int pred = kiln_block_predict(P, a, b, c, d);                \
-      out[i] = (int)(int8_t)(uint8_t)((row[i] - pred) & 0xFF);           \
+      out[i] = (int16_t)(int8_t)(uint8_t)((row[i] - pred) & 0xFF);       \
     }                                                                    \
   }
 
 // res[(y * 8 + x) * 3 + ch] = int8(P - pred), 0 outside the block.
-static void residuals(const uint8_t* w, int bw, int bh, int p, int res[192]) {
-  if (bw < 8 || bh < 8) memset(res, 0, sizeof(int) * 192);
+static void residuals(const uint8_t* w, int bw, int bh, int p,
+                      int16_t res[192]) {
+  if (bw < 8 || bh < 8) memset(res, 0, sizeof(int16_t) * 192);
   switch (p) {
     case 0:
       KILN_RESIDUAL_LOOP(0);
@@ -80,21 +81,34 @@ static float fast_log2(float x) {
 
 static float lg(double v) { return fast_log2((float)(1.0 + v)); }
 
-// log2(1 + v) - log2(1 + best) from lg(best), clamped to [0, 8].
-static float rel(double v, float lg_best) {
-  const float f = lg(v) - lg_best;
-  return f < 0.0f ? 0.0f : (f > 8.0f ? 8.0f : f);
+// out[i] = log2(1 + v[i]) - lg_best clamped to [0, 8], for n values: the
+// same operations in the same order as lg and fast_log2, with the bit casts as
+// memcpy so the loop vectorizes (element-wise IEEE operations give the same
+// bits in any lane).
+static void rel_array(const double* v, int n, float lg_best, float* out) {
+  for (int i = 0; i < n; ++i) {
+    const float x = (float)(1.0 + v[i]);
+    uint32_t u;
+    memcpy(&u, &x, sizeof(u));
+    const int e = (int)((u >> 23) & 0xFF) - 127;
+    u = (u & 0x007FFFFFu) | 0x3F800000u;
+    float m;
+    memcpy(&m, &u, sizeof(m));
+    const float p =
+        -2.78681295f +
+        (5.04687604f +
+         (-3.49249428f +
+          (1.59390136f + (-0.40486717f + 0.04342891f * m) * m) * m) *
+             m) *
+            m;
+    const float f = ((float)e + p) - lg_best;
+    out[i] = f < 0.0f ? 0.0f : (f > 8.0f ? 8.0f : f);
+  }
 }
 
 // Sum of |v[pos_i] - v[pos_{i-1}]| along a scan, over the block's
-// positions.
+// positions (edge blocks; full blocks walk both totals at once).
 static double scan_tv(const int* v, int scan, int bw, int bh) {
-  const uint8_t* order = kiln_block_scan_orders[scan];
-  if (bw == 8 && bh == 8) {
-    int tv = 0;
-    for (int i = 1; i < 64; ++i) tv += abs(v[order[i]] - v[order[i - 1]]);
-    return tv;
-  }
   double tv = 0;
   int prev = -1;
   for (int i = 0; i < 64; ++i) {
@@ -110,7 +124,7 @@ static const uint8_t kPerm[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2},
                                     {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
 
 // S[i][j] = sum over the block of r_i * r_j.
-static void moments(const int res[192], double S[3][3]) {
+static void moments(const int16_t res[192], double S[3][3]) {
   int s[6] = {0, 0, 0, 0, 0, 0};  // |sum| <= 64 * 128 * 128: fits int
   for (int k = 0; k < 64; ++k) {
     const int r0 = res[k * 3], r1 = res[k * 3 + 1], r2 = res[k * 3 + 2];
@@ -132,24 +146,50 @@ static void moments(const int res[192], double S[3][3]) {
 // Filtered energy of every filter (dense index) as a quadratic form of S:
 // after the permutation (c0, c1, c2), c1' = c1 - a c0 and
 // c2' = c2 - b0 c0 - b1 c1. Returns the smallest.
+//
+// Computed in integers, times 4: a is 0, 1, 1/2 or 3/2 and b0, b1 are 0, 1
+// or 1/2, so every term of the form is a multiple of 1/4, and |S| <= 2^20
+// (64 residuals of at most 128^2) keeps every partial sum below 2^24. The
+// double evaluation this replaces was therefore exact in any order, and
+// 4v fits int32 with room to spare: e[f] = (4v) / 4 is the same double,
+// bit for bit, and the loop vectorizes.
 static double filtered_energies(const double S[3][3], double e[96]) {
-  static const double kPrimary[4] = {0, 1, 0.5, 1.5};
-  static const double kSecondary[4][2] = {{0, 0}, {1, 0}, {0, 1}, {0.5, 0.5}};
-  double best = 0;
-  for (int f = 0; f < 96; ++f) {
-    const uint8_t* q = kPerm[f >> 4];
-    const double a = kPrimary[(f >> 2) & 3];
-    const double b0 = kSecondary[f & 3][0], b1 = kSecondary[f & 3][1];
-    const double s00 = S[q[0]][q[0]], s11 = S[q[1]][q[1]], s22 = S[q[2]][q[2]];
-    const double s01 = S[q[0]][q[1]], s02 = S[q[0]][q[2]], s12 = S[q[1]][q[2]];
-    double v = s00 + (s11 - 2 * a * s01 + a * a * s00) +
-               (s22 + b0 * b0 * s00 + b1 * b1 * s11 - 2 * b0 * s02 -
-                2 * b1 * s12 + 2 * b0 * b1 * s01);
-    if (v < 0) v = 0;
-    e[f] = v;
-    if (f == 0 || v < best) best = v;
+  // Per (primary, secondary) j = f & 15, the coefficients of s00, s11, s01,
+  // s02, s12 in 4v (s22's is always 4): 4 + 4a^2 + 4b0^2, 4 + 4b1^2,
+  // -8a + 8 b0 b1, -8 b0, -8 b1, with a = {0, 1, 1/2, 3/2}[j >> 2] and
+  // (b0, b1) = {(0, 0), (1, 0), (0, 1), (1/2, 1/2)}[j & 3]. One loop of 16
+  // per permutation, so it vectorizes.
+  static const int32_t k00[16] = {4, 8, 4, 5, 8,  12, 8,  9,
+                                  5, 9, 5, 6, 13, 17, 13, 14};
+  static const int32_t k11[16] = {4, 4, 8, 5, 4, 4, 8, 5,
+                                  4, 4, 8, 5, 4, 4, 8, 5};
+  static const int32_t k01[16] = {0,  0,  0,  2,  -8,  -8,  -8,  -6,
+                                  -4, -4, -4, -2, -12, -12, -12, -10};
+  static const int32_t k02[16] = {0, -8, 0, -4, 0, -8, 0, -4,
+                                  0, -8, 0, -4, 0, -8, 0, -4};
+  static const int32_t k12[16] = {0, 0, -8, -4, 0, 0, -8, -4,
+                                  0, 0, -8, -4, 0, 0, -8, -4};
+  int32_t s[3][3];
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) s[i][j] = (int32_t)S[i][j];
+  int32_t v4[96];
+  for (int perm = 0; perm < 6; ++perm) {
+    const uint8_t* q = kPerm[perm];
+    const int32_t s00 = s[q[0]][q[0]], s11 = s[q[1]][q[1]], s22 = s[q[2]][q[2]];
+    const int32_t s01 = s[q[0]][q[1]], s02 = s[q[0]][q[2]], s12 = s[q[1]][q[2]];
+    int32_t* v = v4 + perm * 16;
+    for (int j = 0; j < 16; ++j) {
+      const int32_t x = k00[j] * s00 + k11[j] * s11 + 4 * s22 + k01[j] * s01 +
+                        k02[j] * s02 + k12[j] * s12;
+      v[j] = x < 0 ? 0 : x;
+    }
   }
-  return best;
+  int32_t best = v4[0];
+  for (int f = 0; f < 96; ++f) {
+    e[f] = (double)v4[f] * 0.25;
+    best = v4[f] < best ? v4[f] : best;
+  }
+  return (double)best * 0.25;
 }
 
 void kiln_block_features(const uint8_t window[270], int bw, int bh,
@@ -157,19 +197,25 @@ void kiln_block_features(const uint8_t window[270], int bw, int bh,
   // Predictor energies; keep the best predictor's residuals.
   double energy[8];
   int best = 0;
-  int res[192], best_res[192];
+  // Two buffers: the best predictor's residuals stay where they are and the
+  // next predictor writes into the other one (no copy).
+  int16_t buffers[2][192];
+  int16_t* res = buffers[0];
+  const int16_t* best_res = buffers[1];
   for (int p = 0; p < 8; ++p) {
     residuals(window, bw, bh, p, res);
-    int e = 0;
+    int e = 0;  // <= 192 * 128^2: fits int
     for (int i = 0; i < 192; ++i) e += res[i] * res[i];
     energy[p] = e;
     if (p == 0 || e < energy[best]) {
       best = p;
-      memcpy(best_res, res, sizeof(res));
+      int16_t* const previous = (int16_t*)best_res;
+      best_res = res;
+      res = previous;
     }
   }
   const float lg_energy = lg(energy[best]);
-  for (int p = 0; p < 8; ++p) out[p] = rel(energy[p], lg_energy);
+  rel_array(energy, 8, lg_energy, out);
   out[8] = lg_energy / 4.0f;
 
   // Second moments of the best residuals.
@@ -177,7 +223,7 @@ void kiln_block_features(const uint8_t window[270], int bw, int bh,
   moments(best_res, S);
   double filtered[96], fbest = filtered_energies(S, filtered);
   const float lg_filtered = lg(fbest);
-  for (int f = 0; f < 96; ++f) out[9 + f] = rel(filtered[f], lg_filtered);
+  rel_array(filtered, 96, lg_filtered, out + 9);
 
   // Scan statistics: luma and |residual| total variation.
   int luma[64] = {0}, mag[64] = {0};
@@ -191,16 +237,29 @@ void kiln_block_features(const uint8_t window[270], int bw, int bh,
              abs(best_res[k * 3 + 2]);
   double tv[8], rtv[8], tv_best = 0, rtv_best = 0;
   for (int s = 0; s < 8; ++s) {
-    tv[s] = scan_tv(luma, s, bw, bh);
-    rtv[s] = scan_tv(mag, s, bw, bh);
+    if (bw == 8 && bh == 8) {
+      // Both totals in one walk of the scan (integer sums: any order gives
+      // the same value).
+      const uint8_t* order = kiln_block_scan_orders[s];
+      int t = 0, r = 0, prev = order[0];
+      for (int i = 1; i < 64; ++i) {
+        const int pos = order[i];
+        t += abs(luma[pos] - luma[prev]);
+        r += abs(mag[pos] - mag[prev]);
+        prev = pos;
+      }
+      tv[s] = t;
+      rtv[s] = r;
+    } else {
+      tv[s] = scan_tv(luma, s, bw, bh);
+      rtv[s] = scan_tv(mag, s, bw, bh);
+    }
     if (s == 0 || tv[s] < tv_best) tv_best = tv[s];
     if (s == 0 || rtv[s] < rtv_best) rtv_best = rtv[s];
   }
   const float lg_tv = lg(tv_best), lg_rtv = lg(rtv_best);
-  for (int s = 0; s < 8; ++s) {
-    out[105 + s] = rel(tv[s], lg_tv);
-    out[113 + s] = rel(rtv[s], lg_rtv);
-  }
+  rel_array(tv, 8, lg_tv, out + 105);
+  rel_array(rtv, 8, lg_rtv, out + 113);
   const int pairs[3][2] = {{0, 1}, {0, 2}, {1, 2}};
   for (int i = 0; i < 3; ++i) {
     const double d =

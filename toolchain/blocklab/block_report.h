@@ -1,5 +1,5 @@
 // The block model in the coder's loop: running a compiled block model
-// through the runtime on every block of an image (one batched call), turning
+// through the runtime on every block of a tile (one batched call), turning
 // its decisions into rankings, and encoding an image with a guided search
 // (the product of the model's top-k lists; the codec's default search for
 // blocks the model flags) or with the heuristics or the exhaustive search,
@@ -40,13 +40,18 @@ struct ModelAnswers {
   std::vector<float> topk_prob;  // n * 4 * 16
   double seconds = 0;            // the kiln_invoke call(s) alone
 };
-// The guided search's filters: for each predictor of each block's ranking,
-// the filters ascending by filtered energy under it (RankFiltersByEnergy),
-// as many as the filter head's top-k. The
-// model names predictors, scans, interleaves and how many filters to try
-// and flags the blocks to fall back; the block's own statistics order the
-// filters per predictor, which the energy ranks better than one list for
-// all predictors can (docs/block_model.md).
+// The guided search's filters: for each predictor of a block's ranking,
+// the filters ascending by filtered energy under it (RankFiltersByEnergy).
+// The model names predictors, scans, interleaves and how many filters to
+// try and flags the blocks to fall back; the block's own statistics order
+// the filters per predictor, which the energy ranks better than one list
+// for all predictors can (docs/block_model.md).
+// RankFiltersForRanking keeps the first `count` and sets filter_count to it
+// (the encoder: count = the filter head's k); RankFiltersPerPredictor keeps
+// the whole order (filter_count = kFilters), so a frontier may try any
+// number of filters per predictor.
+void RankFiltersForRanking(const Image& image, int32_t block, int32_t count,
+                           Ranking* r);
 void RankFiltersPerPredictor(const Image& image,
                              const std::vector<int32_t>& blocks,
                              ModelAnswers* answers);
@@ -55,6 +60,10 @@ void RankFiltersPerPredictor(const Image& image,
 bool RunBlockModel(train::KilnRunner* runner, const uint8_t* inputs, size_t n,
                    bool want_probabilities, ModelAnswers* out,
                    std::string* error);
+
+// Block rows per tile: the unit EncodeWith predicts in one batched call,
+// as TLG8 does (its tiles are 80 pixels high).
+constexpr int32_t kTileBlockRows = 10;
 
 enum class SearchMethod { kExhaustive, kDefault, kModel, kHeuristic };
 const char* SearchMethodName(SearchMethod m);
@@ -65,7 +74,7 @@ struct EncodeRun {
   uint64_t residual_bits = 0;
   double estimates_per_block = 0;
   double seconds = 0;        // whole encode: model, search, entropy coding
-  double model_seconds = 0;  // model only (its inputs + kiln_invoke)
+  double model_seconds = 0;  // model only: inputs, kiln_invoke, decisions
   double fallback_rate = 0;
   bool lossless = false;  // decoded == original
   std::vector<uint32_t> block_bits;

@@ -90,6 +90,13 @@ int HeadK(const TopK& k, int head) {
   }
 }
 
+// Where a head's top-k probability mass is kept: heads name at most 16
+// options, and a search may try more filters per predictor than the filter
+// head names (they are ordered by energy), so the mass caps at the top-16.
+int TopKProbIndex(const TopK& k, int head) {
+  return std::min(HeadK(k, head), 16) - 1;
+}
+
 FrontierPoint Score(const std::vector<EvalBlock>& blocks, const TopK& k,
                     const float* thresholds) {
   FrontierPoint pt;
@@ -102,7 +109,7 @@ FrontierPoint Score(const std::vector<EvalBlock>& blocks, const TopK& k,
     bool fallback = false;
     if (thresholds != nullptr) {
       for (int h = 0; h < 4 && !fallback; ++h)
-        fallback = b.topk_prob[h][HeadK(k, h) - 1] < thresholds[h];
+        fallback = b.topk_prob[h][TopKProbIndex(k, h)] < thresholds[h];
     }
     if (fallback) {
       ++fallbacks;
@@ -139,7 +146,7 @@ FrontierPoint ScorePoint(const std::vector<EvalBlock>& blocks, const TopK& k,
   std::vector<float> v(blocks.size());
   for (int h = 0; h < 4; ++h) {
     for (size_t i = 0; i < blocks.size(); ++i)
-      v[i] = blocks[i].topk_prob[h][HeadK(k, h) - 1];
+      v[i] = blocks[i].topk_prob[h][TopKProbIndex(k, h)];
     size_t at =
         std::min(v.size() - 1,
                  static_cast<size_t>(quantile * static_cast<double>(v.size())));
