@@ -20,14 +20,30 @@
 #            `kiln build` (train -> int8 -> evaluate) on the digits dataset,
 #            twice (byte-identical model), gated on int8 accuracy >= 97% and
 #            the fallback target met on the test split
+#   leaks    scripts/check_leaks.sh: the release `kiln` under LeakSanitizer
+#            (preloaded liblsan; first shown to catch a known leak) on
+#            `kiln build` digits (LibTorch training included), `kiln demo` and
+#            a blocklab encode/decode/re-encode
+#   perf     the release build's size and speed gates: libkiln.a's size per
+#            component against runtime/size_budget.txt
+#            (scripts/check_runtime_size.sh; also build/arm's AArch64 library
+#            when the arm step built it), which must also fail with every
+#            budget cut by 20% and with an object file left out of the
+#            components; the latency gate against bench/latency_baseline.txt
+#            (scripts/check_latency.sh), which must also fail with the kernels
+#            made 1.3x slower (docs/reliability.md). Run it alone: it
+#            times things
 #   fuzz     preset `clang`: build every kiln_fuzz_* target and run each for
-#            KILN_FUZZ_SECONDS on a temp copy of fuzz/corpus/<target>
+#            KILN_FUZZ_SECONDS (scripts/fuzz_target.sh: a temp copy of
+#            fuzz/corpus/<target> plus fuzz/regressions/<target>)
 #
 # Environment (all optional):
 #   KILN_JOBS          build/ctest parallelism (default: nproc)
 #   KILN_FUZZ_SECONDS  time per fuzz target (default: 30)
 #   KILN_TEST_TIMEOUT  per-test ctest timeout in seconds for release (default
 #                      120); the asan step uses 2.5x that
+#   KILN_PERF_BUILD    build directory the perf step checks (default
+#                      build/release)
 #
 # A failing step does not stop the later independent ones (so one run shows
 # every problem); the script exits non-zero if any step failed.
@@ -36,7 +52,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$PWD"
 
-ALL_STEPS=(setup format release asan symbols fallback arm smoke fuzz)
+ALL_STEPS=(setup format release asan symbols fallback arm smoke leaks perf fuzz)
 JOBS="${KILN_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 FUZZ_SECONDS="${KILN_FUZZ_SECONDS:-30}"
 TEST_TIMEOUT="${KILN_TEST_TIMEOUT:-120}"
@@ -178,6 +194,65 @@ PY
   ((failed == 0))
 }
 
+# Runs "$@" and expects it to fail with exit status 1 and a line matching
+# `pattern` on stdout or stderr: the demonstration that a gate does trip.
+expect_gate_failure() {
+  local pattern="$1" log="$STATE/expect_failure.log" rc=0
+  shift
+  run "$@" >"$log" 2>&1 || rc=$?
+  cat "$log"
+  if ((rc == 1)) && grep -qE -- "$pattern" "$log"; then
+    echo "ok: failed as it should (exit 1, /$pattern/)"
+    return 0
+  fi
+  echo "FAIL: expected exit 1 and /$pattern/, got exit $rc" >&2
+  return 1
+}
+
+step_leaks() {
+  local rc=0
+  run "$ROOT/scripts/check_leaks.sh" build/release || rc=$?
+  if ((rc == 0)); then count_tests leaks 1 0; else count_tests leaks 0 1; fi
+  return "$rc"
+}
+
+step_perf() {
+  local bin="${KILN_PERF_BUILD:-build/release}"
+  local lib="$bin/runtime/libkiln.a"
+  if [[ ! -f "$lib" || ! -x "$bin/bench/kiln_latency_gate" ]]; then
+    echo "missing release binaries: the release step must build them first" >&2
+    return 1
+  fi
+  local passed=0 failed=0 budget=runtime/size_budget.txt
+  # Size: within budget, then two budgets that must fail (every budget cut by
+  # 20%, below the 10% headroom; one component removed, so its object files
+  # are unbudgeted).
+  if run scripts/check_runtime_size.sh "$lib"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+  awk '$1 == "budget" { $4 = int($4 * 0.8) } { print }' "$budget" >"$STATE/budget_shrunk.txt"
+  if expect_gate_failure "over its x86_64 budget" \
+    scripts/check_runtime_size.sh "$lib" --budget "$STATE/budget_shrunk.txt"; then
+    passed=$((passed + 1)); else failed=$((failed + 1)); fi
+  grep -v '^component ref ' "$budget" >"$STATE/budget_no_ref.txt"
+  if expect_gate_failure "matches no component" \
+    scripts/check_runtime_size.sh "$lib" --budget "$STATE/budget_no_ref.txt"; then
+    passed=$((passed + 1)); else failed=$((failed + 1)); fi
+  local arm_lib="${KILN_ARM_BUILD_DIR:-build/arm}/runtime/libkiln.a"
+  if [[ -f "$arm_lib" ]] && command -v aarch64-linux-gnu-size >/dev/null 2>&1; then
+    if SIZE=aarch64-linux-gnu-size run scripts/check_runtime_size.sh "$arm_lib"; then
+      passed=$((passed + 1)); else failed=$((failed + 1)); fi
+  else
+    echo "no $arm_lib (the arm step builds it): AArch64 size not checked"
+  fi
+  # Latency: within tolerance of the baseline, then a deliberate slowdown of
+  # every kernel (each does 1.3x its work: mlp160 ends up 21% slower end to
+  # end, blocknet about 16%) that the gate must catch.
+  if run scripts/check_latency.sh --build "$bin"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+  if run scripts/check_latency.sh --build "$bin" --expect-fail all:1.3; then
+    passed=$((passed + 1)); else failed=$((failed + 1)); fi
+  count_tests perf "$passed" "$failed"
+  ((failed == 0))
+}
+
 fuzz_targets_declared() {
   [[ -f fuzz/CMakeLists.txt ]] && grep -qE '^[^#]*kiln_fuzz_' fuzz/CMakeLists.txt
 }
@@ -194,7 +269,8 @@ step_fuzz() {
   run cmake --preset clang
   local targets=()
   mapfile -t targets < <(ninja -C build/clang -t targets all |
-    sed -n 's/^\(kiln_fuzz_[A-Za-z0-9_]*\): phony$/\1/p' | sort -u)
+    sed -n 's/^\(kiln_fuzz_[A-Za-z0-9_]*\): phony$/\1/p' |
+    grep -v '_replay$' | sort -u)
   if ((${#targets[@]} == 0)); then
     echo "fuzz/CMakeLists.txt mentions kiln_fuzz_ but the clang preset defines no such target" >&2
     return 1
@@ -202,47 +278,21 @@ step_fuzz() {
   echo "fuzz targets: ${targets[*]}"
   run cmake --build --preset clang --parallel "$JOBS" --target "${targets[@]}"
 
-  local failed=0 t bin corpus art flog rc extra
+  local failed=0 t
   for t in "${targets[@]}"; do
     echo "---- $t: ${FUZZ_SECONDS}s"
-    bin="$(find build/clang -type f -name "$t" -perm -u+x -print -quit)"
-    if [[ -z "$bin" ]]; then
-      echo "FAIL $t: executable not found under build/clang" >&2
-      failed=$((failed + 1)); count_tests fuzz 0 1; continue
-    fi
-    # libFuzzer adds new inputs to the corpus dir: work on a copy so the
-    # committed seeds stay as they are.
-    corpus="$(mktemp -d "$STATE/corpus-$t.XXXXXX")"
-    if [[ -d "fuzz/corpus/$t" ]]; then
-      cp -R "fuzz/corpus/$t/." "$corpus/"
-      echo "seed corpus: fuzz/corpus/$t ($(find "$corpus" -type f | wc -l) files)"
-    else
-      echo "no seed corpus at fuzz/corpus/$t: starting empty"
-    fi
-    extra=()
-    if [[ -f "fuzz/$t.dict" ]]; then extra+=("-dict=$ROOT/fuzz/$t.dict"); fi
-    art="$ROOT/build/clang/fuzz-artifacts/$t"
-    mkdir -p "$art"
-    flog="$STATE/fuzz-$t.log"
-    rc=0
-    # -timeout: one input taking longer is a hang (a failure). The outer
-    # timeout only guards against libFuzzer itself not stopping.
-    printf '+ %s\n' "$bin -max_total_time=$FUZZ_SECONDS -timeout=25 -rss_limit_mb=4096 ${extra[*]} $corpus"
-    timeout --kill-after=30 "$((FUZZ_SECONDS * 2 + 120))" \
-      "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=25 -rss_limit_mb=4096 \
-      -print_final_stats=1 -artifact_prefix="$art/" "${extra[@]}" "$corpus" \
-      >"$flog" 2>&1 </dev/null || rc=$?
-    if ((rc == 0)); then
-      grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' "$flog" || tail -n 5 "$flog"
+    if run "$ROOT/scripts/fuzz_target.sh" "$t" "$FUZZ_SECONDS" build/clang |
+      tee "$STATE/fuzz-$t.out"; then
       echo "ok   $t"
       count_tests fuzz 1 0
     else
-      tail -n 120 "$flog"
-      echo "FAIL $t (exit $rc); crash inputs, if any, are in $art:" >&2
-      ls -l "$art" >&2 || true
       failed=$((failed + 1)); count_tests fuzz 0 1
     fi
   done
+  # fuzz-result TARGET ok|FAIL executions exec_per_s seconds
+  cat "$STATE"/fuzz-*.out | awk '$1 == "fuzz-result" {
+      printf "  %-26s %-4s %12d execs %8d/s %5ds\n", $2, $3, $4, $5, $6; total += $4 }
+    END { printf "  total: %d executions\n", total }'
   ((failed == 0))
 }
 
@@ -256,6 +306,8 @@ describe() {
     fallback) echo "x86 path fallback under qemu-x86_64 (no AVX, no AVX-512)" ;;
     arm) echo "AArch64 cross build + tests under qemu-aarch64 (scripts/test_arm.sh)" ;;
     smoke) echo "kiln demo, kiln inspect, one short benchmark pass (release build)" ;;
+    leaks) echo "the toolchain end to end under LeakSanitizer (release build)" ;;
+    perf) echo "libkiln.a size budget and latency gate, each also shown to fail (release build)" ;;
     fuzz) echo "preset clang: libFuzzer targets, ${FUZZ_SECONDS}s each" ;;
   esac
 }
@@ -279,7 +331,7 @@ for s in "${steps[@]}"; do
   echo "=================================================================="
   echo "==> [$i/${#steps[@]}] $s: $(describe "$s")"
   echo "=================================================================="
-  if [[ ( "$s" == symbols || "$s" == fallback || "$s" == smoke ) && "${status[release]:-}" == FAIL ]]; then
+  if [[ ( "$s" == symbols || "$s" == fallback || "$s" == smoke || "$s" == leaks || "$s" == perf ) && "${status[release]:-}" == FAIL ]]; then
     echo "skipped: the release step failed"
     status[$s]=SKIP; seconds[$s]=0; overall=1
     continue
@@ -298,6 +350,8 @@ for s in "${steps[@]}"; do
       fallback) step_fallback ;;
       arm) step_arm ;;
       smoke) step_smoke ;;
+      leaks) step_leaks ;;
+      perf) step_perf ;;
       fuzz) step_fuzz ;;
     esac
   )

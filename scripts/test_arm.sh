@@ -6,7 +6,8 @@
 #
 # 1. Configures and builds the cross build (cmake/aarch64-linux-gnu.cmake:
 #    g++-aarch64-linux-gnu, GoogleTest built from /usr/src/googletest):
-#    libkiln.a, kiln_kernel_tests and kiln_c_api_test.
+#    libkiln.a, kiln_kernel_tests, kiln_c_api_test, block_predict and
+#    golden_run.
 # 2. Checks that libkiln.a holds AArch64 code and needs only libc/libm
 #    (scripts/check_runtime_symbols.sh with the cross nm).
 # 3. For every CPU model, runs the kernel tests and the C API test (the
@@ -19,7 +20,8 @@
 #    the runtime picks (must be the best runnable one) and forced onto every
 #    runnable path (KILN_ISA); every run must print the same result line,
 #    since every path is bit-exact. Without the dot product, KILN_ISA=neondot
-#    must be refused.
+#    must be refused. The golden outputs (scripts/check_golden.sh with the
+#    qemu runner prefix) must match the committed hashes on every path.
 #
 # Environment (all optional):
 #   KILN_ARM_BUILD_DIR  build directory (default: build/arm)
@@ -72,7 +74,8 @@ run cmake -S "$ROOT" -B "$BUILD" -G Ninja \
   -DKILN_BUILD_TOOLCHAIN=OFF -DKILN_WITH_TORCH=OFF -DKILN_BUILD_BENCH=OFF \
   -DKILN_WERROR=ON ${KILN_ARM_CMAKE_ARGS:-}
 run cmake --build "$BUILD" --parallel "$JOBS" \
-  --target kiln_runtime kiln_kernel_tests kiln_c_api_test block_predict -- -k 0
+  --target kiln_runtime kiln_kernel_tests kiln_c_api_test block_predict \
+  golden_run -- -k 0
 mkdir -p "$LOGS"
 echo "build: $((SECONDS - t_start))s"
 
@@ -234,6 +237,21 @@ for entry in "${CPUS[@]}"; do
       failures+=("block_predict under $cpu, KILN_ISA=$tag: exit $rc or decisions differ from examples/block_predict/expected_decisions.txt")
     fi
   done
+  # Golden outputs (tests/golden): the committed hashes, made on x86-64,
+  # reproduced byte for byte on the default and every runnable path.
+  glog="$LOGS/golden-$cpu.log"
+  rc=0
+  t0=$SECONDS
+  printf '+ %s\n' "scripts/check_golden.sh $BUILD --runner-prefix '$QEMU -cpu $cpu -L $SYSROOT' > $glog" >&2
+  "$ROOT/scripts/check_golden.sh" "$BUILD" \
+    --runner-prefix "$QEMU -cpu $cpu -L $SYSROOT" >"$glog" 2>&1 || rc=$?
+  if ((rc == 0)); then
+    echo "ok: golden outputs in $((SECONDS - t0))s: $(tail -n1 "$glog")"
+    passed=$((passed + 1))
+  else
+    cat "$glog"
+    failures+=("golden outputs under $cpu (exit $rc; log: $glog)")
+  fi
   summary[$cpu]="runnable: ${runnable:-?} | kernel tests exercised: ${exercised:-none} (${secs}s) | C API ran: ${api_paths% }"
 done
 

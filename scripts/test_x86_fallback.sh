@@ -7,7 +7,9 @@
 #   qemu64   (SSE2 only)            -> path "scalar", no AVX path offered
 #   Haswell  (AVX2+FMA, no AVX-512) -> path "avx2", no VNNI/AVX-512/AMX
 # For each model: the C API test (blocknet end to end; its result line must
-# equal the native run's byte for byte) and the whole-model path tests.
+# equal the native run's byte for byte), the whole-model path tests and the
+# golden outputs (scripts/check_golden.sh: the committed hashes on the
+# default and every path the emulated CPU runs).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD="${1:-build/release}"
@@ -16,7 +18,7 @@ MODEL=fuzz/corpus/kiln_fuzz_model/blocknet.kiln
 
 command -v "$QEMU" >/dev/null || { echo "missing $QEMU (scripts/setup.sh installs qemu-user-static)" >&2; exit 1; }
 for bin in "$BUILD/tests/kiln_c_api_test" "$BUILD/tests/kiln_runtime_tests" \
-  "$BUILD/tests/block_predict"; do
+  "$BUILD/tests/block_predict" "$BUILD/tests/golden_run"; do
   [[ -x "$bin" ]] || { echo "missing $bin: build the release preset first" >&2; exit 1; }
 done
 
@@ -53,6 +55,14 @@ check() {
     echo "ok: block_predict decisions under $cpu"
   else
     echo "FAIL: block_predict decisions differ under $cpu" >&2; failed=$((failed + 1))
+  fi
+  # --once: one kiln_invoke per path (this emulator runs the AVX code slowly;
+  # the thread-count runs agreeing is checked natively).
+  if out="$(scripts/check_golden.sh "$BUILD" --once --runner-prefix "$QEMU -cpu $cpu" 2>&1)"; then
+    echo "ok: golden outputs under $cpu: $(grep '^golden: [0-9]* cases' <<<"$out")"
+  else
+    echo "$out"
+    echo "FAIL: golden outputs under $cpu" >&2; failed=$((failed + 1))
   fi
 }
 check qemu64 scalar 'avx2|avxvnni|avx512vnni|amx'

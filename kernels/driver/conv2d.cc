@@ -67,10 +67,14 @@ void RunConv2DGemm(const KernelTable& table, const Conv2DParams& p,
   const uint8_t pad = driver::EncodeValue(p.input_zero_point, table.gemm_input);
   const int64_t pixels = static_cast<int64_t>(p.batch) * p.out_h * p.out_w;
   // A 1x1 stride-1 unpadded convolution reads each output pixel's input
-  // pixel as is: no window arithmetic per row.
+  // pixel as is: no window arithmetic per row. The output must also be the
+  // input's size: bottom/right padding (not in the params; it shows as a
+  // larger output) adds output pixels with no input pixel behind them,
+  // which were read past the input and shifted every later row.
   const bool pointwise = p.kernel_h == 1 && p.kernel_w == 1 &&
                          p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 &&
-                         p.pad_left == 0;
+                         p.pad_left == 0 && p.out_h == p.in_h &&
+                         p.out_w == p.in_w;
   int64_t first = 0;  // first row to copy
   if (pointwise) {
     // Output pixels' rows are their input pixels: read in place, no copy.

@@ -395,6 +395,47 @@ TEST(Qs8GemmTest, FullyConnectedDriverMatchesReference) {
   }
 }
 
+// Runs the Conv2D GEMM driver on every path for `p` (shape, padding and
+// strides set; quantization and data drawn from rng) against the reference.
+void CheckConv2DDriver(std::mt19937& rng, Conv2DParams p,
+                       const std::string& what) {
+  p.input_zero_point = RandZeroPoint(rng);
+  p.output_zero_point = RandZeroPoint(rng);
+  p.clamp = RandInt(rng, 0, 1) ? ClampParams{-128, 127}
+                               : ClampParams{p.output_zero_point, 127};
+  const int32_t k = ConvGemmK(p);
+  const int32_t count = RandInt(rng, 0, 1) ? p.out_c : 1;
+  std::vector<int32_t> multiplier(count);
+  std::vector<int8_t> shift(count);
+  for (int32_t i = 0; i < count; ++i) {
+    RandRequant(rng, k, &multiplier[i], &shift[i]);
+  }
+  p.requant = {multiplier.data(), shift.data(), count};
+  const std::vector<int8_t> input =
+      RandData(rng, static_cast<size_t>(p.batch) * p.in_h * p.in_w * p.in_c);
+  const std::vector<int8_t> filter =
+      RandData(rng, static_cast<size_t>(p.out_c) * k);
+  std::vector<int32_t> bias(p.out_c);
+  for (int32_t& b : bias) b = RandInt(rng, -(1 << 16), 1 << 16);
+  const int32_t* bias_ptr = RandInt(rng, 0, 3) == 0 ? nullptr : bias.data();
+  const size_t out_size =
+      static_cast<size_t>(p.batch) * p.out_h * p.out_w * p.out_c;
+  std::vector<int8_t> expected(out_size);
+  ref::Conv2D(p, input.data(), filter.data(), bias_ptr, expected.data());
+  for (const KernelTable& t : GemmTables()) {
+    SCOPED_TRACE(std::string(IsaName(t.isa)) + " " + what + " k=" +
+                 std::to_string(k) + " out_c=" + std::to_string(p.out_c));
+    Aligned packed(PackedGemmBytes(p.out_c, k));
+    const PackedGemm* w =
+        PackGemm(p.out_c, k, filter.data(), bias_ptr, p.requant,
+                 p.input_zero_point, t.gemm_input, packed.data());
+    Aligned scratch(GemmDriverScratchBytes(k));
+    std::vector<int8_t> out(out_size, int8_t(0x5a));
+    RunConv2DGemm(t, p, input.data(), *w, out.data(), scratch.data());
+    ASSERT_EQ(0, memcmp(out.data(), expected.data(), out_size));
+  }
+}
+
 // Conv2D (groups == 1) through RunConv2DGemm: im2col with padding,
 // strides and dilation.
 TEST(Qs8GemmTest, Conv2DDriverMatchesReference) {
@@ -428,41 +469,33 @@ TEST(Qs8GemmTest, Conv2DDriverMatchesReference) {
     }
     p.out_h = span_h / p.stride_h + 1;
     p.out_w = span_w / p.stride_w + 1;
-    p.input_zero_point = RandZeroPoint(rng);
-    p.output_zero_point = RandZeroPoint(rng);
-    p.clamp = RandInt(rng, 0, 1) ? ClampParams{-128, 127}
-                                 : ClampParams{p.output_zero_point, 127};
-    const int32_t k = ConvGemmK(p);
-    const int32_t count = RandInt(rng, 0, 1) ? p.out_c : 1;
-    std::vector<int32_t> multiplier(count);
-    std::vector<int8_t> shift(count);
-    for (int32_t i = 0; i < count; ++i) {
-      RandRequant(rng, k, &multiplier[i], &shift[i]);
-    }
-    p.requant = {multiplier.data(), shift.data(), count};
-    const std::vector<int8_t> input =
-        RandData(rng, static_cast<size_t>(p.batch) * p.in_h * p.in_w * p.in_c);
-    const std::vector<int8_t> filter =
-        RandData(rng, static_cast<size_t>(p.out_c) * k);
-    std::vector<int32_t> bias(p.out_c);
-    for (int32_t& b : bias) b = RandInt(rng, -(1 << 16), 1 << 16);
-    const int32_t* bias_ptr = RandInt(rng, 0, 3) == 0 ? nullptr : bias.data();
-    const size_t out_size =
-        static_cast<size_t>(p.batch) * p.out_h * p.out_w * p.out_c;
-    std::vector<int8_t> expected(out_size);
-    ref::Conv2D(p, input.data(), filter.data(), bias_ptr, expected.data());
-    for (const KernelTable& t : GemmTables()) {
-      SCOPED_TRACE(std::string(IsaName(t.isa)) + " conv iter " +
-                   std::to_string(iter) + " k=" + std::to_string(k) +
-                   " out_c=" + std::to_string(p.out_c));
-      Aligned packed(PackedGemmBytes(p.out_c, k));
-      const PackedGemm* w =
-          PackGemm(p.out_c, k, filter.data(), bias_ptr, p.requant,
-                   p.input_zero_point, t.gemm_input, packed.data());
-      Aligned scratch(GemmDriverScratchBytes(k));
-      std::vector<int8_t> out(out_size, int8_t(0x5a));
-      RunConv2DGemm(t, p, input.data(), *w, out.data(), scratch.data());
-      ASSERT_EQ(0, memcmp(out.data(), expected.data(), out_size));
+    CheckConv2DDriver(rng, p, "conv iter " + std::to_string(iter));
+    if (HasFatalFailure()) return;
+  }
+}
+
+// A 1x1 stride-1 convolution padded only at the bottom or right has more
+// output pixels than input pixels: it must not take the read-in-place path
+// (found by kiln_fuzz_op_model: rows were read past the input).
+TEST(Qs8GemmTest, Conv2DDriverPointwiseWithBottomRightPadding) {
+  std::mt19937 rng(4011);
+  for (int32_t pad_bottom = 0; pad_bottom <= 2; ++pad_bottom) {
+    for (int32_t pad_right = 0; pad_right <= 2; ++pad_right) {
+      Conv2DParams p{};
+      p.batch = 2;
+      p.kernel_h = p.kernel_w = 1;
+      p.stride_h = p.stride_w = p.dilation_h = p.dilation_w = 1;
+      p.groups = 1;
+      p.in_h = 8;
+      p.in_w = 6;
+      p.in_c = 5;
+      p.out_c = 7;
+      p.out_h = p.in_h + pad_bottom;
+      p.out_w = p.in_w + pad_right;
+      CheckConv2DDriver(rng, p,
+                        "pad bottom " + std::to_string(pad_bottom) + " right " +
+                            std::to_string(pad_right));
+      if (HasFatalFailure()) return;
     }
   }
 }
