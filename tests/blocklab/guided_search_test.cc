@@ -86,6 +86,42 @@ TEST(GuidedSearchTest, ProductBitsEqualTheCoderSearchingTheProduct) {
   }
 }
 
+// A predictor's guided bits are the cost table's minimum over its first F
+// filters in energy order (every scan and interleave); with all 96 they are
+// the exhaustive per-option minimum.
+TEST(GuidedSearchTest, GuidedPredictorBitsAreTheTableOverEnergyOrder) {
+  const Image image = SamplePhoto(24, 16);
+  std::vector<uint16_t> table(kTuples);
+  for (int32_t b = 0; b < image.blocks(); ++b) {
+    AllTupleBits(image, b, table.data());
+    BlockLabels full;
+    SearchBlock(image, b, nullptr, &full);
+    uint32_t all[kPredictors], previous[kPredictors];
+    GuidedPredictorBits(image, b, kFilters, all);
+    for (int p = 0; p < kPredictors; ++p) {
+      EXPECT_EQ(all[p], full.predictor_bits[p]) << "block " << b << " p " << p;
+      previous[p] = kPrunedBits;
+    }
+    for (int32_t f : {1, 2, 4, 8, 32}) {
+      uint32_t bits[kPredictors];
+      GuidedPredictorBits(image, b, f, bits);
+      for (int p = 0; p < kPredictors; ++p) {
+        uint8_t order[kFilters];
+        RankFiltersByEnergy(image, b, p, order);
+        uint32_t want = kPrunedBits;
+        for (int j = 0; j < f; ++j)
+          for (int s = 0; s < kScans; ++s)
+            for (int l = 0; l < kInterleaves; ++l)
+              want = std::min<uint32_t>(want,
+                                        table[TupleIndex(p, order[j], s, l)]);
+        EXPECT_EQ(bits[p], want) << "block " << b << " p " << p << " f " << f;
+        EXPECT_LE(bits[p], previous[p]);  // more filters never cost more
+        previous[p] = bits[p];
+      }
+    }
+  }
+}
+
 TEST(GuidedSearchTest, ParetoFrontAndOperatingPoint) {
   std::vector<FrontierPoint> pts(5);
   const double est[] = {10, 20, 20, 40, 80};

@@ -48,6 +48,8 @@ TEST(BlocksCommandTest, TrainsCompilesAndReportsOnAHeldOutPhotograph) {
   EXPECT_EQ(img["exhaustive"]["estimates_per_block"].get<double>(), 12288);
   EXPECT_LT(img["model"]["estimates_per_block"].get<double>(), 12288);
   EXPECT_GT(img["model"]["model_seconds"].get<double>(), 0);
+  EXPECT_EQ(report["predictor_target"],
+            "each predictor with its 4 lowest-energy filters");
   EXPECT_FALSE(report["frontier"]["model"].empty());
   EXPECT_FALSE(report["frontier"]["heuristics"].empty());
   EXPECT_FALSE(ReadFile(dir.Path("run/frontier.svg")).empty());
@@ -75,6 +77,10 @@ TEST(BlocksCommandTest, BadFlagsAreUsageErrors) {
   EXPECT_EQ(Kiln(dir, {"blocks", "--out", "x", "--max-increase", "-1"}).code,
             2);
   EXPECT_EQ(Kiln(dir, {"blocks", "--out", "x", "--bogus"}).code, 2);
+  for (const char* v : {"0", "97", "some"})
+    EXPECT_EQ(Kiln(dir, {"blocks", "--out", "x", "--predictor-target", v}).code,
+              2)
+        << v;
   KilnRun r = Kiln(dir, {"blocks", "--out", "x", "--held-out", "nosuchphoto"});
   EXPECT_EQ(r.code, 1);
   EXPECT_TRUE(Contains(r.err, "not installed")) << r.err;

@@ -43,6 +43,20 @@ uint32_t ProductBestBits(const uint16_t* table, const Ranking& r,
   return best;
 }
 
+void GuidedPredictorBits(const Image& image, int32_t block, int32_t filters,
+                         uint32_t bits[kPredictors]) {
+  Candidates c;
+  for (int p = 0; p < kPredictors; ++p) {
+    uint8_t order[kFilters];
+    RankFiltersByEnergy(image, block, p, order);
+    for (int j = 0; j < filters; ++j)
+      c.pairs.push_back({static_cast<uint8_t>(p), order[j]});
+  }
+  BlockLabels labels;
+  SearchBlock(image, block, &c, &labels);
+  std::copy(labels.predictor_bits, labels.predictor_bits + kPredictors, bits);
+}
+
 Ranking HeuristicRanking(const Image& image, int32_t block,
                          int32_t ranked_predictors,
                          const uint8_t interleave_prior[kInterleaves]) {

@@ -65,6 +65,15 @@ Candidates ProductCandidates(const Ranking& r, const TopK& k);
 uint32_t ProductBestBits(const uint16_t* table, const Ranking& r,
                          const TopK& k);
 
+// Per predictor, the fewest bits of the block when that predictor is tried
+// with its `filters` lowest-energy filters (RankFiltersByEnergy) and every
+// scan and interleave: what a guided search that picks the predictor gets,
+// since it orders each predictor's filters by energy. The predictor head's
+// training target (the exhaustive per-option minimum instead credits a
+// predictor with filters the guided search would not try).
+void GuidedPredictorBits(const Image& image, int32_t block, int32_t filters,
+                         uint32_t bits[kPredictors]);
+
 // The no-model ranking (block_coder.h's heuristics): predictors by residual
 // energy, filters by filtered energy under each of the first
 // `ranked_predictors` predictors, scans by luma total variation,
