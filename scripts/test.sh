@@ -92,6 +92,15 @@ run_ctest() {
   return "$rc"
 }
 
+# Runs a check script as the step's one test (1 passed or 1 failed).
+run_check() {
+  local step="$1" rc=0
+  shift
+  run "$@" || rc=$?
+  if ((rc == 0)); then count_tests "$step" 1 0; else count_tests "$step" 0 1; fi
+  return "$rc"
+}
+
 configure_build_test() {
   local step="$1" preset="$2" timeout="$3"
   run cmake --preset "$preset"
@@ -105,10 +114,7 @@ step_setup() {
 }
 
 step_format() {
-  local rc=0
-  run "$ROOT/scripts/check_format.sh" || rc=$?
-  if ((rc == 0)); then count_tests format 1 0; else count_tests format 0 1; fi
-  return "$rc"
+  run_check format "$ROOT/scripts/check_format.sh"
 }
 
 step_release() {
@@ -126,24 +132,15 @@ step_symbols() {
     echo "missing $lib: the release step must build it first" >&2
     return 1
   fi
-  local rc=0
-  run "$ROOT/scripts/check_runtime_symbols.sh" "$lib" || rc=$?
-  if ((rc == 0)); then count_tests symbols 1 0; else count_tests symbols 0 1; fi
-  return "$rc"
+  run_check symbols "$ROOT/scripts/check_runtime_symbols.sh" "$lib"
 }
 
 step_fallback() {
-  local rc=0
-  run "$ROOT/scripts/test_x86_fallback.sh" build/release || rc=$?
-  if ((rc == 0)); then count_tests fallback 1 0; else count_tests fallback 0 1; fi
-  return "$rc"
+  run_check fallback "$ROOT/scripts/test_x86_fallback.sh" build/release
 }
 
 step_arm() {
-  local rc=0
-  run "$ROOT/scripts/test_arm.sh" || rc=$?
-  if ((rc == 0)); then count_tests arm 1 0; else count_tests arm 0 1; fi
-  return "$rc"
+  run_check arm "$ROOT/scripts/test_arm.sh"
 }
 
 step_smoke() {
@@ -210,10 +207,7 @@ expect_gate_failure() {
 }
 
 step_leaks() {
-  local rc=0
-  run "$ROOT/scripts/check_leaks.sh" build/release || rc=$?
-  if ((rc == 0)); then count_tests leaks 1 0; else count_tests leaks 0 1; fi
-  return "$rc"
+  run_check leaks "$ROOT/scripts/check_leaks.sh" build/release
 }
 
 step_perf() {
