@@ -43,6 +43,18 @@ build/release/toolchain/kiln build toolchain/params/fashion_mnist_cnn.json \
 section "kiln inspect $OUT/fashion/model.kiln"
 build/release/toolchain/kiln inspect "$OUT/fashion/model.kiln"
 
+section "kiln import $OUT/fashion/model.onnx (the exported float model back through the ONNX importer)"
+# kiln build also wrote the float model as ONNX; importing it calibrates on
+# 512 training images and reports the INT8 model against the float graph on
+# the 10,000 test images (docs/onnx.md).
+FASHION=/usr/share/datasets/fashion-mnist
+build/release/toolchain/kiln import "$OUT/fashion/model.onnx" \
+  --out "$OUT/fashion/imported.kiln" \
+  --calib "$FASHION/train-images-idx3-ubyte.gz" --calib-count 512 \
+  --eval "$FASHION/t10k-images-idx3-ubyte.gz" \
+  --eval-labels "$FASHION/t10k-labels-idx1-ubyte.gz" --eval-count 10000 \
+  --head all
+
 section "kiln blocks --out $OUT/blocks (block side-information model)"
 build/release/toolchain/kiln blocks --out "$OUT/blocks"
 

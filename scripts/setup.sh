@@ -32,6 +32,14 @@ KILN_APT_PACKAGES=(
   # (scikit-image's and scikit-learn's sample images; docs/block_data.md)
   python3-skimage
   python3-sklearn
+  # toolchain: ONNX import/export (issue 7); the tests export their ONNX
+  # models with PyTorch and the onnx helper
+  libonnx-dev
+  libprotobuf-dev
+  libeigen3-dev
+  python3-torch
+  python3-onnx
+  python3-numpy
   # runtime: ARM NEON paths cross-built and tested under qemu (issue 4)
   g++-aarch64-linux-gnu
   qemu-user-static

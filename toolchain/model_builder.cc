@@ -284,6 +284,15 @@ void ModelBuilder::SetProperty(const std::string& key,
 
 void ModelBuilder::SetPreprocess(const PreprocessDef& preprocess) {
   model_.preprocess = preprocess;
+  // Resize, equalization, gamma and feature norms are format 2
+  // (docs/format.md): a format-1 runtime must refuse such a model rather
+  // than run it on inputs preprocessed without them.
+  if (preprocess.resize != ResizeMode::kNone || preprocess.equalize ||
+      preprocess.gamma != 1.0f ||
+      preprocess.feature_norm != FeatureNorm::kNone) {
+    if (model_.schema_version < 2) model_.schema_version = 2;
+    if (model_.min_runtime_version < 2) model_.min_runtime_version = 2;
+  }
 }
 
 bool ModelBuilder::Finish(ModelDef* model, std::string* error) const {

@@ -93,11 +93,21 @@ class ModelBuilder {
   // input [H, W, C] int8; weights OHWI [out_c, kh, kw, C / groups], float,
   // row-major; bias [out_c] (empty: zeros). Output [OH, OW, out_c] with
   // OH = (H + pad_top + pad_bottom - dilation_h * (kh - 1) - 1) / stride_h + 1.
+  //
+  // weight_scales (Conv2D, DepthwiseConv2D, FullyConnected): empty, the
+  // builder picks symmetric per-channel scales (max |w| / 127); otherwise
+  // the caller's per-output-channel scales (out_c of them, or one for every
+  // channel), e.g. those a QDQ graph quantized its weights with. Each must
+  // be a positive normal float; the weights become
+  // clamp(round_half_away(w / s[c]), -128, 127), so weights that are exact
+  // multiples of s[c] (dequantized int8 values) keep their int8 values,
+  // -128 included (the kernels are exact for it).
   TensorId Conv2D(TensorId input, const std::vector<float>& weights,
                   const std::vector<int32_t>& weight_shape,
                   const std::vector<float>& bias, const Conv2DOptions& options,
                   QuantParams output, Activation activation = Activation::kNone,
-                  const std::string& name = "");
+                  const std::string& name = "",
+                  const std::vector<float>& weight_scales = {});
   // Conv2D with groups = C: weights [C * multiplier, kh, kw, 1].
   // options.groups is ignored.
   TensorId DepthwiseConv2D(TensorId input, const std::vector<float>& weights,
@@ -105,13 +115,15 @@ class ModelBuilder {
                            const std::vector<float>& bias,
                            const Conv2DOptions& options, QuantParams output,
                            Activation activation = Activation::kNone,
-                           const std::string& name = "");
+                           const std::string& name = "",
+                           const std::vector<float>& weight_scales = {});
   // input: any per-item shape of K elements; weights [N, K]; output [N].
   TensorId FullyConnected(TensorId input, const std::vector<float>& weights,
                           const std::vector<int32_t>& weight_shape,
                           const std::vector<float>& bias, QuantParams output,
                           Activation activation = Activation::kNone,
-                          const std::string& name = "");
+                          const std::string& name = "",
+                          const std::vector<float>& weight_scales = {});
   // Elementwise sum of two int8 tensors of the same shape.
   TensorId Add(TensorId a, TensorId b, QuantParams output,
                Activation activation = Activation::kNone,
@@ -198,12 +210,14 @@ class ModelBuilder {
                        std::optional<QuantizationDef> quantization);
   TensorId AddOp(OperatorDef op);
   TensorId AddExpTable(const std::string& name, float input_scale, float beta);
-  // Shared by Conv2D and FullyConnected: quantizes weights and bias, adds the
-  // constants and fills in the requantization. Returns {weights, bias}.
+  // Shared by Conv2D and FullyConnected: quantizes weights (with
+  // `weight_scales` when given) and bias, adds the constants and fills in
+  // the requantization. Returns {weights, bias}.
   std::pair<TensorId, TensorId> AddWeightsAndBias(
       const std::string& name, const TensorDef& input,
       const std::vector<float>& weights, std::vector<int32_t> weight_shape,
-      const std::vector<float>& bias, QuantParams output, RequantDef* requant);
+      const std::vector<float>& bias, QuantParams output,
+      const std::vector<float>& weight_scales, RequantDef* requant);
   TensorId Pool2D(OpKind kind, TensorId input, const Pool2DOptions& options,
                   const std::string& name);
   void Fail(const std::string& message);

@@ -48,12 +48,49 @@ std::vector<int32_t> Shape3(int64_t a, int64_t b, int64_t c) {
           static_cast<int32_t>(c)};
 }
 
+// Weights on the caller's grid (a QDQ graph's own scales): `scales` holds
+// one scale per channel or one for all of them, broadcast so that the
+// stored quantization stays per channel. The full int8 range is kept, -128
+// included: quantizers that use it (PyTorch's symmetric qint8 observers)
+// must get their own values back.
+QuantizedWeights QuantizeWeightsWithScales(const std::vector<float>& weights,
+                                           int32_t channels,
+                                           const std::vector<float>& scales) {
+  if (scales.size() != 1 && scales.size() != static_cast<size_t>(channels)) {
+    throw std::invalid_argument(Fmt(
+        "%zu weight scales for %d output channels (expected %d or 1)",
+        scales.size(), static_cast<int>(channels), static_cast<int>(channels)));
+  }
+  const size_t per_channel = weights.size() / static_cast<size_t>(channels);
+  QuantizedWeights out;
+  out.values.resize(weights.size());
+  out.scales.resize(static_cast<size_t>(channels));
+  for (size_t c = 0; c < out.scales.size(); ++c) {
+    const float scale = scales.size() == 1 ? scales[0] : scales[c];
+    if (!(isnormal(scale) && scale > 0.0f)) {
+      throw std::invalid_argument(
+          Fmt("weight scale %g of channel %zu is not a positive normal float",
+              static_cast<double>(scale), c));
+    }
+    out.scales[c] = scale;
+    for (size_t i = 0; i < per_channel; ++i) {
+      const float w = weights[c * per_channel + i];
+      if (!isfinite(w)) throw std::invalid_argument("a weight is not finite");
+      const double q = RoundHalfAway(static_cast<double>(w) / scale);
+      out.values[c * per_channel + i] =
+          static_cast<int8_t>(std::clamp(q, -128.0, 127.0));
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::pair<TensorId, TensorId> ModelBuilder::AddWeightsAndBias(
     const std::string& name, const TensorDef& input,
     const std::vector<float>& weights, std::vector<int32_t> weight_shape,
-    const std::vector<float>& bias, QuantParams output, RequantDef* requant) {
+    const std::vector<float>& bias, QuantParams output,
+    const std::vector<float>& weight_scales, RequantDef* requant) {
   CheckShape(weight_shape, name + "/weights");
   const int32_t channels = weight_shape[0];
   if (static_cast<int64_t>(weights.size()) != ElementCount(weight_shape)) {
@@ -62,7 +99,10 @@ std::pair<TensorId, TensorId> ModelBuilder::AddWeightsAndBias(
             static_cast<long long>(ElementCount(weight_shape))));
   }
   const QuantParams in = QuantOf(input);
-  const QuantizedWeights qw = QuantizeWeightsPerChannel(weights, channels);
+  const QuantizedWeights qw =
+      weight_scales.empty()
+          ? QuantizeWeightsPerChannel(weights, channels)
+          : QuantizeWeightsWithScales(weights, channels, weight_scales);
   const std::vector<int32_t> qb = QuantizeBias(
       bias.empty() ? std::vector<float>(static_cast<size_t>(channels), 0.0f)
                    : bias,
@@ -112,7 +152,8 @@ TensorId ModelBuilder::Conv2D(TensorId input, const std::vector<float>& weights,
                               const std::vector<int32_t>& weight_shape,
                               const std::vector<float>& bias,
                               const Conv2DOptions& options, QuantParams output,
-                              Activation activation, const std::string& name) {
+                              Activation activation, const std::string& name,
+                              const std::vector<float>& weight_scales) {
   const std::string op_name = OpName(name, OpKind::kConv2D);
   return Guard("Conv2D '" + op_name + "'", [&] {
     // A copy: adding tensors below may move the vector it lives in.
@@ -145,8 +186,9 @@ TensorId ModelBuilder::Conv2D(TensorId input, const std::vector<float>& weights,
     op.name = op_name;
     op.kind = OpKind::kConv2D;
     op.conv2d.requant.emplace();
-    const auto [w, b] = AddWeightsAndBias(op_name, in, weights, weight_shape,
-                                          bias, output, &*op.conv2d.requant);
+    const auto [w, b] =
+        AddWeightsAndBias(op_name, in, weights, weight_shape, bias, output,
+                          weight_scales, &*op.conv2d.requant);
     const QuantizationDef q = PerTensor(output);
     const TensorId out =
         AddActivation(op_name, DType::kInt8, Shape3(oh, ow, out_c), &q);
@@ -174,13 +216,13 @@ TensorId ModelBuilder::DepthwiseConv2D(
     TensorId input, const std::vector<float>& weights,
     const std::vector<int32_t>& weight_shape, const std::vector<float>& bias,
     const Conv2DOptions& options, QuantParams output, Activation activation,
-    const std::string& name) {
+    const std::string& name, const std::vector<float>& weight_scales) {
   Conv2DOptions o = options;
   const TensorDef* in = tensor(input);
   // An invalid input is reported by Conv2D itself.
   if (in != nullptr && in->shape.size() == 3) o.groups = in->shape[2];
-  return Conv2D(input, weights, weight_shape, bias, o, output, activation,
-                name);
+  return Conv2D(input, weights, weight_shape, bias, o, output, activation, name,
+                weight_scales);
 }
 
 TensorId ModelBuilder::FullyConnected(TensorId input,
@@ -188,7 +230,8 @@ TensorId ModelBuilder::FullyConnected(TensorId input,
                                       const std::vector<int32_t>& weight_shape,
                                       const std::vector<float>& bias,
                                       QuantParams output, Activation activation,
-                                      const std::string& name) {
+                                      const std::string& name,
+                                      const std::vector<float>& weight_scales) {
   const std::string op_name = OpName(name, OpKind::kFullyConnected);
   return Guard("FullyConnected '" + op_name + "'", [&] {
     const TensorDef in = GetInt8(input, "input");
@@ -205,7 +248,7 @@ TensorId ModelBuilder::FullyConnected(TensorId input,
     op.fully_connected.requant.emplace();
     const auto [w, b] =
         AddWeightsAndBias(op_name, in, weights, weight_shape, bias, output,
-                          &*op.fully_connected.requant);
+                          weight_scales, &*op.fully_connected.requant);
     const QuantizationDef q = PerTensor(output);
     const TensorId out =
         AddActivation(op_name, DType::kInt8, {weight_shape[0]}, &q);

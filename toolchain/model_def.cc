@@ -46,6 +46,16 @@ const char* ChannelOrderName(ChannelOrder order) {
   return NameOf(kNames, static_cast<int>(order));
 }
 
+const char* ResizeModeName(ResizeMode mode) {
+  static const char* const kNames[] = {"NONE", "BILINEAR", "NEAREST"};
+  return NameOf(kNames, static_cast<int>(mode));
+}
+
+const char* FeatureNormName(FeatureNorm norm) {
+  static const char* const kNames[] = {"NONE", "L1", "L2", "MAX_ABS"};
+  return NameOf(kNames, static_cast<int>(norm));
+}
+
 size_t DTypeSize(DType type) {
   switch (type) {
     case DType::kInt8:

@@ -27,6 +27,11 @@ enum class ConfidenceKind : int8_t {
 };
 enum class Layout : int8_t { kNHWC = 0, kNCHW = 1, kFlat = 2 };
 enum class ChannelOrder : int8_t { kNone = 0, kRGB = 1, kBGR = 2, kGray = 3 };
+// Image resizing to the model's height x width before anything else.
+enum class ResizeMode : int8_t { kNone = 0, kBilinear = 1, kNearest = 2 };
+// Per-item normalization of float feature vectors (scikit-learn's
+// Normalizer): divide by the L1 norm, the L2 norm or the max |x|.
+enum class FeatureNorm : int8_t { kNone = 0, kL1 = 1, kL2 = 2, kMax = 3 };
 
 // The OperatorOptions union type; its value is the operator kind.
 enum class OpKind : uint8_t {
@@ -52,6 +57,8 @@ const char* ActivationName(Activation activation);
 const char* ConfidenceKindName(ConfidenceKind kind);
 const char* LayoutName(Layout layout);
 const char* ChannelOrderName(ChannelOrder order);
+const char* ResizeModeName(ResizeMode mode);
+const char* FeatureNormName(FeatureNorm norm);
 
 // Bytes of one element: 1 for INT8/UINT8, 4 for INT32/FLOAT32, 0 if unknown.
 size_t DTypeSize(DType type);
@@ -172,6 +179,14 @@ struct PreprocessDef {
   std::vector<float> mean;
   std::vector<float> std;
   int32_t height = 0, width = 0;
+  // Images: resize to height x width, then (per channel, on 8-bit values)
+  // histogram equalization, then gamma (v = 255 * (v / 255)^gamma; 1 = off),
+  // then (v / 255 - mean[c]) / std[c].
+  ResizeMode resize = ResizeMode::kNone;
+  bool equalize = false;
+  float gamma = 1.0f;
+  // Features: (x - mean[i]) / std[i], then feature_norm.
+  FeatureNorm feature_norm = FeatureNorm::kNone;
 };
 
 struct MemoryPlanDef {

@@ -205,6 +205,10 @@ bool ParseModel(const uint8_t* data, size_t size, ModelDef* model,
     pd.std = Vec<float>(p->std());
     pd.height = p->height();
     pd.width = p->width();
+    pd.resize = static_cast<ResizeMode>(p->resize());
+    pd.equalize = p->equalize();
+    pd.gamma = p->gamma();
+    pd.feature_norm = static_cast<FeatureNorm>(p->feature_norm());
     def.preprocess = std::move(pd);
   }
   if (const fb::MemoryPlan* p = m.plan()) {

@@ -156,9 +156,13 @@ Offset<fb::Preprocess> WritePreprocess(FlatBufferBuilder& fbb,
   if (!p) return 0;
   const auto mean = fbb.CreateVector(p->mean);
   const auto std_dev = fbb.CreateVector(p->std);
-  return fb::CreatePreprocess(fbb, static_cast<fb::Layout>(p->layout),
-                              static_cast<fb::ChannelOrder>(p->channel_order),
-                              mean, std_dev, p->height, p->width);
+  // Fields equal to their defaults are omitted, so a spec that uses no
+  // format-2 field gives the same bytes as before they existed.
+  return fb::CreatePreprocess(
+      fbb, static_cast<fb::Layout>(p->layout),
+      static_cast<fb::ChannelOrder>(p->channel_order), mean, std_dev, p->height,
+      p->width, static_cast<fb::ResizeMode>(p->resize), p->equalize, p->gamma,
+      static_cast<fb::FeatureNorm>(p->feature_norm));
 }
 
 Offset<fb::MemoryPlan> WritePlan(FlatBufferBuilder& fbb,

@@ -53,6 +53,10 @@ extern "C" const char* kiln_status_string(kiln_status status) {
       return "size overflow";
     case KILN_ERR_UNSUPPORTED:
       return "kernel path not available";
+    case KILN_ERR_PREPROCESS:
+      return "invalid preprocessing spec";
+    case KILN_ERR_NO_PREPROCESS:
+      return "no preprocessing spec for this data";
   }
   return "unknown status";
 }

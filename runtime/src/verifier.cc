@@ -2,11 +2,13 @@
 // The runtime trusts nothing it loads: after the FlatBuffers verifier has
 // proven every offset in bounds, these checks prove that every index, shape,
 // scale and plan entry is consistent, so that invoke can run without a
-// single check. Operators are checked in verify_operators.cc.
+// single check. Operators are checked in verify_operators.cc, the
+// preprocessing spec in verify_preprocess.cc.
 #include <math.h>
 #include <string.h>
 
 #include "runtime/src/internal.h"
+#include "runtime/src/preprocess.h"
 #include "runtime/src/schema.h"
 
 namespace kiln {
@@ -526,7 +528,7 @@ kiln_status VerifyAndDecode(kiln_context* ctx, kiln_error* err) {
   for (uint32_t h = 0; h < ctx->num_heads; ++h) {
     if ((s = DecodeHead(m, ctx, h, err)) != KILN_OK) return s;
   }
-  return KILN_OK;
+  return VerifyPreprocess(ctx, err);
 }
 
 }  // namespace rt

@@ -363,7 +363,9 @@ const Mutation kMutations[] = {
        d.tensors[TensorNamed(d, "softmax")].quantization->scale[0] = 0.01f;
      }},
     {"needs_newer_runtime", KILN_ERR_VERSION,
-     [](ModelDef& d) { d.min_runtime_version = 2; }},
+     [](ModelDef& d) {
+       d.min_runtime_version = KILN_RUNTIME_FORMAT_VERSION + 1;
+     }},
     {"too_many_tensors", KILN_ERR_LIMITS,
      [](ModelDef& d) { d.tensors.resize(4097, d.tensors.back()); }},
 };

@@ -379,6 +379,8 @@ TEST(ModelBuilder, MetadataAndPreprocess) {
   b.SetProperty("lr", "0.01");
   PreprocessDef pre;
   pre.layout = Layout::kNHWC;
+  pre.channel_order = ChannelOrder::kGray;  // a 2x2 gray image: 4 inputs
+  pre.height = pre.width = 2;
   pre.mean = {0.5f};
   b.SetPreprocess(pre);
   const TensorId x = b.AddInput("x", DType::kInt8, {4}, 0.1f, 0);

@@ -51,6 +51,13 @@ int RunBlocklab(const Args& args) __attribute__((weak));
 extern const char kBlocksUsage[] __attribute__((weak));
 int RunBlocks(const Args& args) __attribute__((weak));
 
+// `kiln import` and `kiln export-onnx` (toolchain/onnx/, Debian's libonnx):
+// linked into the kiln executable with kiln_onnx (KILN_WITH_ONNX).
+extern const char kImportUsage[] __attribute__((weak));
+int RunImport(const Args& args) __attribute__((weak));
+extern const char kExportOnnxUsage[] __attribute__((weak));
+int RunExportOnnx(const Args& args) __attribute__((weak));
+
 // Subcommands.
 extern const char kInspectUsage[];
 int RunInspect(const Args& args);
@@ -68,6 +75,8 @@ extern const char kBenchUsage[];
 int RunBench(const Args& args);
 extern const char kZooUsage[];
 int RunZoo(const Args& args);
+extern const char kRunUsage[];
+int RunRun(const Args& args);
 
 }  // namespace cli
 }  // namespace kiln

@@ -40,6 +40,16 @@ const Command kCommands[] = {
      kBenchUsage, RunBench},
     {"zoo", "write a reference model (mlp160, blocknet, resnet18, ...)",
      kZooUsage, RunZoo},
+    {"import",
+     "import an ONNX model (PyTorch, scikit-learn, QDQ): check, lower, "
+     "quantize with calibration data, compile",
+     kImportUsage, RunImport},
+    {"export-onnx", "write a trained Kiln float model as ONNX",
+     kExportOnnxUsage, RunExportOnnx},
+    {"run",
+     "classify image files (or feature rows) with a .kiln model: "
+     "preprocessing, top-k, fallback flag",
+     kRunUsage, RunRun},
     {"blocklab",
      "the reference block coder: encode, decode, label blocks, read TLG8 "
      "dumps",
@@ -60,7 +70,7 @@ void PrintHelp(FILE* out) {
           KILN_VERSION_STRING);
   for (const Command& c : kCommands) {
     if (c.run == nullptr) continue;  // not linked into this binary
-    fprintf(out, "  %-10s %s\n", c.name, c.summary);
+    fprintf(out, "  %-11s %s\n", c.name, c.summary);
   }
   fprintf(out,
           "\n"

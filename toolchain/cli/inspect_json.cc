@@ -169,6 +169,10 @@ void WritePreprocess(JsonWriter& j, const ModelDef& m) {
   j.Key("std").FloatArray(p.std);
   j.Key("height").Int(p.height);
   j.Key("width").Int(p.width);
+  j.Key("resize").String(ResizeModeName(p.resize));
+  j.Key("equalize").Bool(p.equalize);
+  j.Key("gamma").Float(p.gamma);
+  j.Key("feature_norm").String(FeatureNormName(p.feature_norm));
   j.EndObject();
 }
 

@@ -136,11 +136,20 @@ void PrintPreprocess(const ModelDef& m, FILE* out) {
     return;
   }
   const PreprocessDef& p = *m.preprocess;
+  if (p.layout == Layout::kFlat) {
+    fprintf(out,
+            "Preprocess: layout FLAT (features), mean %s, std %s, norm %s\n",
+            List(p.mean).c_str(), List(p.std).c_str(),
+            FeatureNormName(p.feature_norm));
+    return;
+  }
   fprintf(out,
-          "Preprocess: layout %s, channel order %s, %dx%d, mean %s, std %s\n",
+          "Preprocess: layout %s, channel order %s, %dx%d, mean %s, std %s\n"
+          "  resize %s, equalize %s, gamma %s\n",
           LayoutName(p.layout), ChannelOrderName(p.channel_order),
           static_cast<int>(p.height), static_cast<int>(p.width),
-          List(p.mean).c_str(), List(p.std).c_str());
+          List(p.mean).c_str(), List(p.std).c_str(), ResizeModeName(p.resize),
+          p.equalize ? "yes" : "no", ShortestFloat(p.gamma).c_str());
 }
 
 void PrintTensorLine(const ModelDef& m, uint32_t index, FILE* out) {

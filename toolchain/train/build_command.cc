@@ -17,6 +17,9 @@
 #include "toolchain/cli/command.h"
 #include "toolchain/data/content_hash.h"
 #include "toolchain/data/sources.h"
+#ifdef KILN_BUILD_WRITES_ONNX
+#include "toolchain/onnx/onnx_export.h"
+#endif
 #include "toolchain/train/evaluate.h"
 #include "toolchain/train/fallback_calibration.h"
 #include "toolchain/train/params.h"
@@ -40,7 +43,9 @@ const char kBuildUsage[] =
     "0.99, k <= K, default 3), compiles DIR/model.kiln and evaluates it\n"
     "through the runtime on the test split. Writes DIR/report.md,\n"
     "DIR/metrics.json, DIR/training_curve.svg, DIR/coverage_<head>.svg,\n"
-    "DIR/checkpoint.pt (best float weights, LibTorch) and\n"
+    "DIR/checkpoint.pt (best float weights, LibTorch),\n"
+    "DIR/model.onnx (the float network that was quantized, as ONNX: see\n"
+    "'kiln export-onnx --help'; when built with the ONNX exporter) and\n"
     "DIR/summary.json (what --json prints on stdout instead of the text\n"
     "summary). Progress goes to stderr unless --quiet.\n";
 
@@ -247,6 +252,22 @@ int RunBuild(const Args& args) {
   }
   const std::string model_path = out_dir + "/model.kiln";
   if (!WriteFileAtomic(model_path, bytes, &error)) return Fail(error);
+#ifdef KILN_BUILD_WRITES_ONNX
+  // 3b. The same float network (after QAT, with the chosen policies) as
+  //     ONNX, for other tools.
+  const std::string onnx_path = out_dir + "/model.onnx";
+  {
+    OnnxExportOptions onnx;
+    onnx.model_name = qopt.model_name;
+    onnx.producer_version = qopt.toolchain_commit;
+    onnx.metadata["kiln.train_params"] = trained.params_json;
+    std::vector<uint8_t> onnx_bytes;
+    if (!ExportFloatModelToOnnx(trained.model, onnx, &onnx_bytes, &error) ||
+        !WriteFileAtomic(onnx_path, onnx_bytes, &error)) {
+      return Fail(error);
+    }
+  }
+#endif
 
   // 4. Float accuracy of the trained network on the test split (LibTorch).
   std::vector<std::vector<float>> float_logits;
@@ -295,6 +316,9 @@ int RunBuild(const Args& args) {
                       {"bytes", bytes.size()},
                       {"toolchain_commit", qopt.toolchain_commit},
                       {"dataset_hash", dataset_hash}};
+#ifdef KILN_BUILD_WRITES_ONNX
+  summary["model"]["onnx"] = onnx_path;
+#endif
   summary["splits"] = {{"train", IndicesOf(splits, Split::kTrain).size()},
                        {"valid", valid.size()},
                        {"test", test.size()}};
@@ -355,6 +379,10 @@ int RunBuild(const Args& args) {
 
   printf("model       %s (%zu bytes), dataset hash %.16s...\n",
          model_path.c_str(), bytes.size(), dataset_hash.c_str());
+#ifdef KILN_BUILD_WRITES_ONNX
+  printf("onnx        %s (float network, for Netron / ONNX Runtime)\n",
+         onnx_path.c_str());
+#endif
   printf("splits      train %zu, valid %zu, test %zu\n",
          IndicesOf(splits, Split::kTrain).size(), valid.size(), test.size());
   printf("training    %zu epochs in %.1f s, best valid accuracy %.2f%%\n",

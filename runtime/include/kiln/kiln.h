@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 /* Highest model-format version this runtime reads. */
-#define KILN_RUNTIME_FORMAT_VERSION 1
+#define KILN_RUNTIME_FORMAT_VERSION 2
 #define KILN_VERSION_STRING "0.1.0"
 
 /* Most candidates a decision carries. */
@@ -66,8 +66,13 @@ typedef enum kiln_status {
   KILN_ERR_TABLE = 19,           /* lookup table malformed */
   KILN_ERR_ARENA_TOO_SMALL = 20, /* arena cannot hold one item */
   KILN_ERR_OVERFLOW = 21,        /* a size computation would overflow */
-  KILN_ERR_UNSUPPORTED = 22      /* the kernel path forced by KILN_ISA is not
+  KILN_ERR_UNSUPPORTED = 22,     /* the kernel path forced by KILN_ISA is not
                                     compiled in or this CPU cannot run it */
+  KILN_ERR_PREPROCESS = 23,      /* preprocessing spec invalid or not matching
+                                    the graph input */
+  KILN_ERR_NO_PREPROCESS = 24    /* the model has no preprocessing spec for
+                                    this kind of data (none, or features vs
+                                    image) */
 } kiln_status;
 
 typedef struct kiln_error {
@@ -197,6 +202,96 @@ kiln_status kiln_invoke_parallel(kiln_context* const* contexts,
                                  const void* const* inputs,
                                  void* const* outputs, kiln_decision* decisions,
                                  kiln_parallel_for_fn parallel_for, void* user);
+
+/* Preprocessing (docs/preprocessing.md): how raw data becomes the model's
+ * first graph input, applied by the runtime so that every caller (the
+ * toolchain included) computes the same bytes. Images: channel conversion,
+ * resize to height x width, per-channel histogram equalization, gamma, then
+ * (v / 255 - mean[c]) / std[c], written as the input's type. Feature
+ * vectors: (x[i] - mean[i]) / std[i], then an optional L1/L2/max norm. */
+
+/* Values of kiln_preprocess_spec fields (the Layout, ChannelOrder,
+ * ResizeMode and FeatureNorm enums of formats/kiln.fbs). */
+#define KILN_LAYOUT_NHWC 0
+#define KILN_LAYOUT_NCHW 1
+#define KILN_LAYOUT_FLAT 2 /* a feature vector */
+#define KILN_CHANNELS_NONE 0
+#define KILN_CHANNELS_RGB 1
+#define KILN_CHANNELS_BGR 2
+#define KILN_CHANNELS_GRAY 3
+#define KILN_RESIZE_NONE 0
+#define KILN_RESIZE_BILINEAR 1
+#define KILN_RESIZE_NEAREST 2
+#define KILN_FEATURE_NORM_NONE 0
+#define KILN_FEATURE_NORM_L1 1
+#define KILN_FEATURE_NORM_L2 2
+#define KILN_FEATURE_NORM_MAX_ABS 3
+/* Largest source image side kiln_preprocess_image takes. */
+#define KILN_MAX_IMAGE_SIDE (1 << 20)
+
+/* A model's preprocessing together with the input item it writes. Fields
+ * are plain integers so that any value can be checked. */
+typedef struct kiln_preprocess_spec {
+  int32_t layout;        /* KILN_LAYOUT_* */
+  int32_t channel_order; /* KILN_CHANNELS_*: the model's channels */
+  int32_t height;        /* images: the model's image size */
+  int32_t width;
+  int32_t resize;   /* KILN_RESIZE_*: NONE takes only height x width images */
+  int32_t equalize; /* 0 or 1 */
+  float gamma;      /* > 0; 1 is off */
+  int32_t feature_norm; /* KILN_FEATURE_NORM_* */
+  /* 0 values (mean 0, std 1) or one per channel (images) or per feature. */
+  const float* mean;
+  int32_t mean_count;
+  const float* std;
+  int32_t std_count;
+  /* The graph input written: FLOAT32 gets the real values; INT8 and UINT8
+   * get them quantized with its scale and zero point (as Quantize does). */
+  kiln_tensor_info input;
+} kiln_preprocess_spec;
+
+/* The preprocessing of a context's model and its first graph input. mean
+ * and std point into the model bytes. KILN_ERR_NO_PREPROCESS when the model
+ * has none. */
+kiln_status kiln_get_preprocess_spec(const kiln_context* ctx,
+                                     kiln_preprocess_spec* spec);
+
+/* The checks kiln_init applies to a model's preprocessing (enum ranges,
+ * finite mean, finite non-zero std, finite gamma > 0, sizes against the
+ * input's shape and type; docs/preprocessing.md). KILN_ERR_PREPROCESS with a
+ * message, or KILN_OK. `err` may be NULL. */
+kiln_status kiln_check_preprocess_spec(const kiln_preprocess_spec* spec,
+                                       kiln_error* err);
+
+/* Writes one input item (spec->input.item_bytes bytes at `item`, any
+ * alignment) from an 8-bit image: height x width pixels, row-major, no row
+ * padding, `channels` interleaved values per pixel: 1 gray, 2 gray + alpha,
+ * 3 RGB, 4 RGBA (alpha is dropped). No allocation; about 4 KiB of stack.
+ * KILN_ERR_INVALID_ARGUMENT: null pointer, a side outside
+ * [1, KILN_MAX_IMAGE_SIDE], channels outside 1..4, or a size other than the
+ * model's when it does not resize. KILN_ERR_PREPROCESS: the spec fails
+ * kiln_check_preprocess_spec. KILN_ERR_NO_PREPROCESS: a feature spec. */
+kiln_status kiln_preprocess_image_spec(const kiln_preprocess_spec* spec,
+                                       const uint8_t* pixels, int32_t height,
+                                       int32_t width, int32_t channels,
+                                       void* item);
+
+/* Writes one input item from `count` float features. NaN features become
+ * the zero point when quantized, as in Quantize. KILN_ERR_INVALID_ARGUMENT:
+ * a null pointer or `count` other than the input's element count;
+ * KILN_ERR_PREPROCESS as above; KILN_ERR_NO_PREPROCESS: an image spec. */
+kiln_status kiln_preprocess_features_spec(const kiln_preprocess_spec* spec,
+                                          const float* features, size_t count,
+                                          void* item);
+
+/* The same with the spec of a context's model (kiln_get_preprocess_spec):
+ * `item` receives one item of graph input 0, ready for kiln_invoke. */
+kiln_status kiln_preprocess_image(const kiln_context* ctx,
+                                  const uint8_t* pixels, int32_t height,
+                                  int32_t width, int32_t channels, void* item);
+kiln_status kiln_preprocess_features(const kiln_context* ctx,
+                                     const float* features, size_t count,
+                                     void* item);
 
 /* Static English name of a status code. */
 const char* kiln_status_string(kiln_status status);

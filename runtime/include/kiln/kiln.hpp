@@ -86,6 +86,21 @@ class Session {
     return kiln_head_label(ctx_, head, class_id);
   }
 
+  // Preprocessing (docs/preprocessing.md): one item of graph input 0 from
+  // an 8-bit image (channels 1..4 interleaved) or a feature vector.
+  bool preprocess_spec(kiln_preprocess_spec* spec) const {
+    return kiln_get_preprocess_spec(ctx_, spec) == KILN_OK;
+  }
+  kiln_status PreprocessImage(const uint8_t* pixels, int32_t height,
+                              int32_t width, int32_t channels,
+                              void* item) const {
+    return kiln_preprocess_image(ctx_, pixels, height, width, channels, item);
+  }
+  kiln_status PreprocessFeatures(const float* features, size_t count,
+                                 void* item) const {
+    return kiln_preprocess_features(ctx_, features, count, item);
+  }
+
  private:
   kiln_context* ctx_ = nullptr;
   kiln_error error_ = {KILN_OK, {0}};
