@@ -74,6 +74,13 @@ struct DecisionPolicy {
   float threshold_real = 0.0f;
 };
 
+// Output size of a sliding window along one dimension, the formula Conv2D
+// and the pools use (see Conv2D below); 0 when no window fits. Shared with
+// the ONNX importer's graph checks so both always agree.
+int64_t WindowOutputSize(int64_t in, int64_t kernel, int64_t stride,
+                         int64_t dilation, int64_t pad_before,
+                         int64_t pad_after);
+
 class ModelBuilder {
  public:
   ModelBuilder();

@@ -30,15 +30,6 @@ void Require(bool condition, const char* message) {
   if (!condition) throw std::invalid_argument(message);
 }
 
-// Output size of a sliding window along one dimension; 0 if none fits (the
-// span is checked first: C++ division truncates toward zero).
-int64_t WindowOutput(int64_t in, int64_t kernel, int64_t stride,
-                     int64_t dilation, int64_t pad_before, int64_t pad_after) {
-  const int64_t span =
-      in + pad_before + pad_after - dilation * (kernel - 1) - 1;
-  return span < 0 ? 0 : span / stride + 1;
-}
-
 std::vector<uint8_t> Int8Bytes(const std::vector<int8_t>& values) {
   return std::vector<uint8_t>(values.begin(), values.end());
 }
@@ -176,10 +167,12 @@ TensorId ModelBuilder::Conv2D(TensorId input, const std::vector<float>& weights,
     CheckQuant(output, DType::kInt8, "output");
     const Clamp clamp =
         ActivationClamp(activation, output.scale, output.zero_point);
-    const int64_t oh = WindowOutput(in.shape[0], weight_shape[1], o.stride_h,
-                                    o.dilation_h, o.pad_top, o.pad_bottom);
-    const int64_t ow = WindowOutput(in.shape[1], weight_shape[2], o.stride_w,
-                                    o.dilation_w, o.pad_left, o.pad_right);
+    const int64_t oh =
+        WindowOutputSize(in.shape[0], weight_shape[1], o.stride_h, o.dilation_h,
+                         o.pad_top, o.pad_bottom);
+    const int64_t ow =
+        WindowOutputSize(in.shape[1], weight_shape[2], o.stride_w, o.dilation_w,
+                         o.pad_left, o.pad_right);
     Require(oh >= 1 && ow >= 1, "the kernel does not fit the padded input");
 
     OperatorDef op;
@@ -312,10 +305,10 @@ TensorId ModelBuilder::Pool2D(OpKind kind, TensorId input,
                 o.pad_bottom < o.filter_h && o.pad_left < o.filter_w &&
                 o.pad_right < o.filter_w,
             "padding must be in [0, filter)");
-    const int64_t oh = WindowOutput(in.shape[0], o.filter_h, o.stride_h, 1,
-                                    o.pad_top, o.pad_bottom);
-    const int64_t ow = WindowOutput(in.shape[1], o.filter_w, o.stride_w, 1,
-                                    o.pad_left, o.pad_right);
+    const int64_t oh = WindowOutputSize(in.shape[0], o.filter_h, o.stride_h, 1,
+                                        o.pad_top, o.pad_bottom);
+    const int64_t ow = WindowOutputSize(in.shape[1], o.filter_w, o.stride_w, 1,
+                                        o.pad_left, o.pad_right);
     Require(oh >= 1 && ow >= 1, "the filter does not fit the padded input");
 
     OperatorDef op;
@@ -543,6 +536,15 @@ TensorId ModelBuilder::Dequantize(TensorId input, const std::string& name) {
     op.outputs = {static_cast<uint32_t>(out)};
     return AddOp(std::move(op));
   });
+}
+
+// The span is checked first: C++ division truncates toward zero.
+int64_t WindowOutputSize(int64_t in, int64_t kernel, int64_t stride,
+                         int64_t dilation, int64_t pad_before,
+                         int64_t pad_after) {
+  const int64_t span =
+      in + pad_before + pad_after - dilation * (kernel - 1) - 1;
+  return span < 0 ? 0 : span / stride + 1;
 }
 
 }  // namespace kiln

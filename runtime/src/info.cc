@@ -4,13 +4,7 @@
 
 using namespace kiln::rt;
 
-namespace {
-
-bool Valid(const kiln_context* ctx) {
-  return ctx != nullptr && ctx->magic == kContextMagic;
-}
-
-void FillTensorInfo(const TensorRt& t, kiln_tensor_info* info) {
+void kiln::rt::FillTensorInfo(const TensorRt& t, kiln_tensor_info* info) {
   info->name = t.name;
   info->dtype = t.dtype;
   info->rank = t.rank;
@@ -20,6 +14,12 @@ void FillTensorInfo(const TensorRt& t, kiln_tensor_info* info) {
   info->item_bytes = static_cast<size_t>(t.item_bytes);
   info->scale = t.scale;
   info->zero_point = t.zero_point;
+}
+
+namespace {
+
+bool Valid(const kiln_context* ctx) {
+  return ctx != nullptr && ctx->magic == kContextMagic;
 }
 
 }  // namespace

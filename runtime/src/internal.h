@@ -202,6 +202,10 @@ void RunOperator(const kiln_context* ctx, const OpRt& op, int32_t batch);
 // The decision of one head for one item's logits.
 void Decide(const HeadRt& head, const int8_t* logits, kiln_decision* out);
 
+// The public description of a tensor (info.cc): kiln_get_input_info and
+// friends, and the input item a preprocessing spec writes.
+void FillTensorInfo(const TensorRt& t, kiln_tensor_info* info);
+
 inline uint64_t AlignUp(uint64_t v, uint64_t a) {
   return (v + a - 1) & ~(a - 1);
 }

@@ -147,18 +147,6 @@ kiln_status CheckFeatures(const kiln_preprocess_spec& s, int64_t elements,
   return CheckMeanStd(s, elements, "feature", err);
 }
 
-void FillInputInfo(const TensorRt& t, kiln_tensor_info* info) {
-  info->name = t.name;
-  info->dtype = t.dtype;
-  info->rank = t.rank;
-  for (int32_t d = 0; d < KILN_MAX_RANK; ++d) {
-    info->dims[d] = d < t.rank ? t.dims[d] : 0;
-  }
-  info->item_bytes = static_cast<size_t>(t.item_bytes);
-  info->scale = t.scale;
-  info->zero_point = t.zero_point;
-}
-
 }  // namespace
 
 bool ReadPreprocessSpec(const kiln_context* ctx, kiln_preprocess_spec* spec) {
@@ -183,7 +171,7 @@ bool ReadPreprocessSpec(const kiln_context* ctx, kiln_preprocess_spec* spec) {
       std_dev != nullptr && std_dev->size() != 0 ? std_dev->data() : nullptr;
   spec->std_count =
       std_dev != nullptr ? static_cast<int32_t>(std_dev->size()) : 0;
-  FillInputInfo(ctx->tensors[ctx->inputs[0]], &spec->input);
+  FillTensorInfo(ctx->tensors[ctx->inputs[0]], &spec->input);
   return true;
 }
 

@@ -37,7 +37,7 @@ class GraphMaker {
   }
   void Output(int32_t value, int32_t logits = -1) {
     g.outputs.push_back(
-        ImportedOutput{value, g.values[value].name, logits, {}});
+        ImportedOutput{value, g.values[value].name, logits, {}, std::nullopt});
   }
   ImportedGraph g;
 };

@@ -84,7 +84,7 @@ class GraphMaker {
     return out;
   }
   void Output(int32_t value, int32_t logits, const std::string& name) {
-    g.outputs.push_back(ImportedOutput{value, name, logits, {}});
+    g.outputs.push_back(ImportedOutput{value, name, logits, {}, std::nullopt});
   }
 
   std::vector<float> Items(size_t count, float lo, float hi) {

@@ -520,6 +520,14 @@ TEST(OnnxExportTest, RoundTripsThroughTheImporter) {
       for (size_t h = 0; h < model.heads.size(); ++h) {
         const onnx_import::ImportedOutput& out = graph.outputs[h];
         EXPECT_EQ(out.name, model.heads[h].name);
+        // The heads come back from the metadata: logits, labels, policy.
+        EXPECT_EQ(out.logits, out.value);
+        EXPECT_EQ(out.labels, model.heads[h].labels);
+        ASSERT_TRUE(out.policy.has_value());
+        EXPECT_EQ(out.policy->top_k, model.heads[h].policy.top_k);
+        EXPECT_EQ(out.policy->confidence, model.heads[h].policy.confidence);
+        EXPECT_FLOAT_EQ(out.policy->threshold_real,
+                        model.heads[h].policy.threshold_real);
         const std::vector<float>& w = want[model.heads[h].layer];
         const std::vector<float>& g = got[out.value];
         ASSERT_EQ(g.size(), w.size()) << out.name;

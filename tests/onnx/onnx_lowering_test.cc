@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/onnx/onnx_models.h"
 #include "tests/onnx/onnx_test_graphs.h"
 #include "toolchain/onnx/graph_interpreter.h"
 #include "toolchain/onnx/onnx_file.h"
@@ -1455,6 +1456,77 @@ TEST_F(TorchExportTest, PeersQdqModelsLower) {
     EXPECT_FALSE(fp32.quantized);
     EXPECT_EQ(fp32.ops.size(), g.ops.size()) << name;
   }
+}
+
+}  // namespace
+}  // namespace onnx_import
+}  // namespace kiln
+
+namespace kiln {
+namespace onnx_import {
+namespace {
+
+// A Kiln-exported model's head metadata is as untrusted as the rest of the
+// file: each malformed value is an error naming its key.
+TEST(LoweringMetadataTest, MalformedKilnHeadMetadataIsRefused) {
+  const std::string mlp = kiln::testing::OnnxModelFile("mlp160.onnx");
+  if (mlp.empty()) GTEST_SKIP() << "ONNX test models not generated";
+  onnx::ModelProto base;
+  {
+    std::ifstream f(mlp, std::ios::binary);
+    ASSERT_TRUE(base.ParseFromIstream(&f));
+  }
+  const struct {
+    const char* key;
+    const char* value;
+    const char* mention;
+  } cases[] = {
+      {"kiln.head.output.labels", "[not json", "not valid JSON"},
+      {"kiln.head.output.labels", "{\"a\": 1}", "not a JSON array"},
+      {"kiln.head.output.labels", "[1, 2]", "not a string"},
+      {"kiln.head.output.labels", "[\"a\", \"b\"]", "2 labels for 8"},
+      {"kiln.head.output.policy", "[]", "not a JSON object"},
+      {"kiln.head.output.policy",
+       "{\"top_k\": 0, \"confidence\": \"TOP1_PROB\", \"threshold\": 0}",
+       "top_k"},
+      {"kiln.head.output.policy",
+       "{\"top_k\": 2, \"confidence\": \"BEST\", \"threshold\": 0}",
+       "unknown confidence"},
+      {"kiln.head.output.policy",
+       "{\"top_k\": 2, \"confidence\": \"MARGIN\", \"threshold\": -1}",
+       "threshold"},
+      {"kiln.head.nope.labels", "[]", "no output 'nope'"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.value);
+    onnx::ModelProto m = base;
+    auto* prop = m.add_metadata_props();
+    prop->set_key(c.key);
+    prop->set_value(c.value);
+    const std::string bytes = m.SerializeAsString();
+    ImportedGraph g;
+    std::string error;
+    EXPECT_FALSE(ImportOnnxBytes(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                 bytes.size(), &g, &error));
+    EXPECT_NE(error.find(c.mention), std::string::npos) << error;
+    EXPECT_NE(error.find(c.key), std::string::npos) << error;
+  }
+  // Valid metadata makes the plain output a head with those labels.
+  onnx::ModelProto m = base;
+  auto* prop = m.add_metadata_props();
+  prop->set_key("kiln.head.output.policy");
+  prop->set_value(
+      "{\"top_k\": 3, \"confidence\": \"TOPK_PROB\", \"threshold\": 0.5}");
+  const std::string bytes = m.SerializeAsString();
+  ImportedGraph g;
+  std::string error;
+  ASSERT_TRUE(ImportOnnxBytes(reinterpret_cast<const uint8_t*>(bytes.data()),
+                              bytes.size(), &g, &error))
+      << error;
+  ASSERT_EQ(g.outputs.size(), 1u);
+  EXPECT_EQ(g.outputs[0].logits, g.outputs[0].value);
+  ASSERT_TRUE(g.outputs[0].policy.has_value());
+  EXPECT_EQ(g.outputs[0].policy->top_k, 3);
 }
 
 }  // namespace

@@ -39,15 +39,6 @@ void Check(bool condition, const std::string& message) {
   if (!condition) throw std::invalid_argument(message);
 }
 
-// Output size of a sliding window along one dimension (the builder's
-// formula); 0 when none fits.
-int64_t WindowOutput(int64_t in, int64_t kernel, int64_t stride,
-                     int64_t dilation, int64_t pad_before, int64_t pad_after) {
-  const int64_t span =
-      in + pad_before + pad_after - dilation * (kernel - 1) - 1;
-  return span < 0 ? 0 : span / stride + 1;
-}
-
 // ---- Validation ----
 
 class GraphChecker {
@@ -253,10 +244,10 @@ class GraphChecker {
     Check(o.pad_top >= 0 && o.pad_left >= 0 && o.pad_bottom >= 0 &&
               o.pad_right >= 0,
           "padding must be >= 0");
-    const int64_t oh = WindowOutput(s[0], op.weight_shape[1], o.stride_h,
-                                    o.dilation_h, o.pad_top, o.pad_bottom);
-    const int64_t ow = WindowOutput(s[1], op.weight_shape[2], o.stride_w,
-                                    o.dilation_w, o.pad_left, o.pad_right);
+    const int64_t oh = WindowOutputSize(s[0], op.weight_shape[1], o.stride_h,
+                                        o.dilation_h, o.pad_top, o.pad_bottom);
+    const int64_t ow = WindowOutputSize(s[1], op.weight_shape[2], o.stride_w,
+                                        o.dilation_w, o.pad_left, o.pad_right);
     Check(oh >= 1 && ow >= 1 && oh * ow * out_c <= kMaxElements,
           "the kernel does not fit the padded input (or the output is too "
           "large)");
@@ -276,10 +267,10 @@ class GraphChecker {
               o.pad_bottom < o.filter_h && o.pad_left < o.filter_w &&
               o.pad_right < o.filter_w,
           "padding must be in [0, filter)");
-    const int64_t oh =
-        WindowOutput(s[0], o.filter_h, o.stride_h, 1, o.pad_top, o.pad_bottom);
-    const int64_t ow =
-        WindowOutput(s[1], o.filter_w, o.stride_w, 1, o.pad_left, o.pad_right);
+    const int64_t oh = WindowOutputSize(s[0], o.filter_h, o.stride_h, 1,
+                                        o.pad_top, o.pad_bottom);
+    const int64_t ow = WindowOutputSize(s[1], o.filter_w, o.stride_w, 1,
+                                        o.pad_left, o.pad_right);
     Check(oh >= 1 && ow >= 1, "the filter does not fit the padded input");
     return {static_cast<int32_t>(oh), static_cast<int32_t>(ow), s[2]};
   }

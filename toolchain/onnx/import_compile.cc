@@ -277,11 +277,17 @@ class Compiler {
     return index;
   }
 
-  DecisionPolicy PolicyFor(const std::string& output, int32_t classes) const {
-    const auto it = options_.output_policies.find(output);
+  DecisionPolicy PolicyFor(const ImportedOutput& output,
+                           int32_t classes) const {
+    const auto it = options_.output_policies.find(output.name);
     if (it != options_.output_policies.end()) return it->second;
     if (options_.policy) {
       DecisionPolicy p = *options_.policy;
+      p.top_k = std::min(p.top_k, classes);
+      return p;
+    }
+    if (output.policy) {
+      DecisionPolicy p = *output.policy;
       p.top_k = std::min(p.top_k, classes);
       return p;
     }
@@ -320,7 +326,7 @@ class Compiler {
       const auto labels = options_.labels.find(out.name);
       b_.AddHead(HeadName(out.name), logits,
                  labels != options_.labels.end() ? labels->second : out.labels,
-                 PolicyFor(out.name, classes));
+                 PolicyFor(out, classes));
       CheckBuilder(what + ": decision head");
       l.head = heads++;
     }

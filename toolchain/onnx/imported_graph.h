@@ -89,6 +89,10 @@ struct ImportedOutput {
   // the output is not a classifier's (a regressor, an embedding).
   int32_t logits = -1;
   std::vector<std::string> labels;  // class labels when the model names them
+  // The decision policy a Kiln-exported model carries for this head
+  // (metadata "kiln.head.<name>.policy"); the compiler uses it unless the
+  // caller sets one.
+  std::optional<DecisionPolicy> policy;
 };
 
 struct ImportedGraph {

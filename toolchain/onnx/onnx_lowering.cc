@@ -278,6 +278,7 @@ void Lowerer::Run() {
     LowerNode(g.node(i));
   }
   LowerOutputs();
+  ApplyKilnHeadMetadata(model_, graph_);
   CheckQuantized();
 }
 

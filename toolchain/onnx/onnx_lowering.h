@@ -232,6 +232,15 @@ struct WindowAxis {
 // Reads kernel/stride/dilation/pads attributes for the two spatial axes.
 void ReadWindows(Lowerer& l, const onnx::NodeProto& node, int64_t h, int64_t w,
                  int64_t kh, int64_t kw, WindowAxis* ah, WindowAxis* aw);
+// Kiln's options for the windows (stride, dilation, padding per axis).
+Conv2DOptions ConvOptionsOf(const WindowAxis& ah, const WindowAxis& aw,
+                            int64_t groups);
+Pool2DOptions PoolOptionsOf(const WindowAxis& ah, const WindowAxis& aw);
+// Adds `op` (a Conv2D or pool over the windows) with its output value, an
+// ONNX [1, channels, ah.out, aw.out] tensor, as node's output 0.
+void AddWindowedOp(Lowerer& l, const onnx::NodeProto& node, ImportedOp op,
+                   int64_t channels, const WindowAxis& ah,
+                   const WindowAxis& aw);
 
 // A Pad's output as read by a Conv/AveragePool (onnx_lowering_layout.cc):
 // the unpadded tensor, with *pads = {top, left, bottom, right} (zeros when
@@ -273,6 +282,10 @@ void LowerConcat(Lowerer& l, const onnx::NodeProto& node);
 void LowerPassThrough(Lowerer& l, const onnx::NodeProto& node);
 void LowerPad(Lowerer& l, const onnx::NodeProto& node);
 // onnx_lowering_qdq.cc
+// onnx_lowering_metadata.cc: heads (labels, policy) of a Kiln-exported
+// model, after the outputs are known.
+void ApplyKilnHeadMetadata(const onnx::ModelProto& model, ImportedGraph* graph);
+
 void LowerQuantize(Lowerer& l, const onnx::NodeProto& node);
 void LowerDequantize(Lowerer& l, const onnx::NodeProto& node);
 

@@ -132,6 +132,46 @@ void ReadWindows(Lowerer& l, const NodeProto& node, int64_t h, int64_t w,
   ResolveWindow(l, node, auto_pad, aw);
 }
 
+Conv2DOptions ConvOptionsOf(const WindowAxis& ah, const WindowAxis& aw,
+                            int64_t groups) {
+  Conv2DOptions o;
+  o.stride_h = static_cast<int32_t>(ah.stride);
+  o.stride_w = static_cast<int32_t>(aw.stride);
+  o.dilation_h = static_cast<int32_t>(ah.dilation);
+  o.dilation_w = static_cast<int32_t>(aw.dilation);
+  o.pad_top = static_cast<int32_t>(ah.pad_begin);
+  o.pad_bottom = static_cast<int32_t>(ah.pad_end);
+  o.pad_left = static_cast<int32_t>(aw.pad_begin);
+  o.pad_right = static_cast<int32_t>(aw.pad_end);
+  o.groups = static_cast<int32_t>(groups);
+  return o;
+}
+
+Pool2DOptions PoolOptionsOf(const WindowAxis& ah, const WindowAxis& aw) {
+  Pool2DOptions o;
+  o.filter_h = static_cast<int32_t>(ah.kernel);
+  o.filter_w = static_cast<int32_t>(aw.kernel);
+  o.stride_h = static_cast<int32_t>(ah.stride);
+  o.stride_w = static_cast<int32_t>(aw.stride);
+  o.pad_top = static_cast<int32_t>(ah.pad_begin);
+  o.pad_bottom = static_cast<int32_t>(ah.pad_end);
+  o.pad_left = static_cast<int32_t>(aw.pad_begin);
+  o.pad_right = static_cast<int32_t>(aw.pad_end);
+  return o;
+}
+
+void AddWindowedOp(Lowerer& l, const NodeProto& node, ImportedOp op,
+                   int64_t channels, const WindowAxis& ah,
+                   const WindowAxis& aw) {
+  Tensor out;
+  out.dims = {1, channels, ah.out, aw.out};
+  out.value =
+      l.AddValue(node, node.output(0), out.dims, l.KilnShape(node, out.dims));
+  op.output = out.value;
+  l.AddOp(std::move(op));
+  l.SetTensor(node.output(0), std::move(out));
+}
+
 }  // namespace lowering
 }  // namespace onnx_import
 }  // namespace kiln

@@ -193,22 +193,8 @@ void LowerConv(Lowerer& l, const NodeProto& node) {
   op.weight_scales = WeightScales(l, node, w, 0, o);
   if (l.HasInput(node, 2))
     op.bias = VectorOf(l, node, l.InputConstant(node, 2), o, "the bias");
-  op.conv.stride_h = static_cast<int32_t>(ah.stride);
-  op.conv.stride_w = static_cast<int32_t>(aw.stride);
-  op.conv.dilation_h = static_cast<int32_t>(ah.dilation);
-  op.conv.dilation_w = static_cast<int32_t>(aw.dilation);
-  op.conv.pad_top = static_cast<int32_t>(ah.pad_begin);
-  op.conv.pad_bottom = static_cast<int32_t>(ah.pad_end);
-  op.conv.pad_left = static_cast<int32_t>(aw.pad_begin);
-  op.conv.pad_right = static_cast<int32_t>(aw.pad_end);
-  op.conv.groups = static_cast<int32_t>(group);
-  Tensor out;
-  out.dims = {1, o, ah.out, aw.out};
-  out.value =
-      l.AddValue(node, node.output(0), out.dims, l.KilnShape(node, out.dims));
-  op.output = out.value;
-  l.AddOp(std::move(op));
-  l.SetTensor(node.output(0), std::move(out));
+  op.conv = ConvOptionsOf(ah, aw, group);
+  AddWindowedOp(l, node, std::move(op), o, ah, aw);
 }
 
 void LowerGemm(Lowerer& l, const NodeProto& node) {

@@ -34,20 +34,8 @@ void EmitAverageAsDepthwiseConv(Lowerer& l, const NodeProto& node,
                     static_cast<float>(1.0 / (ah.kernel * aw.kernel)));
   op.weight_shape = {static_cast<int32_t>(c), static_cast<int32_t>(ah.kernel),
                      static_cast<int32_t>(aw.kernel), 1};
-  op.conv.stride_h = static_cast<int32_t>(ah.stride);
-  op.conv.stride_w = static_cast<int32_t>(aw.stride);
-  op.conv.pad_top = static_cast<int32_t>(ah.pad_begin);
-  op.conv.pad_bottom = static_cast<int32_t>(ah.pad_end);
-  op.conv.pad_left = static_cast<int32_t>(aw.pad_begin);
-  op.conv.pad_right = static_cast<int32_t>(aw.pad_end);
-  op.conv.groups = static_cast<int32_t>(c);
-  Tensor out;
-  out.dims = {1, c, ah.out, aw.out};
-  out.value =
-      l.AddValue(node, node.output(0), out.dims, l.KilnShape(node, out.dims));
-  op.output = out.value;
-  l.AddOp(std::move(op));
-  l.SetTensor(node.output(0), std::move(out));
+  op.conv = ConvOptionsOf(ah, aw, c);
+  AddWindowedOp(l, node, std::move(op), c, ah, aw);
 }
 
 }  // namespace
@@ -102,21 +90,8 @@ void LowerPool(Lowerer& l, const NodeProto& node) {
       node,
       average ? ImportedOpKind::kAveragePool2D : ImportedOpKind::kMaxPool2D,
       {l.ValueInShape(node, x, l.KilnShape(node, x.dims))});
-  op.pool.filter_h = static_cast<int32_t>(ah.kernel);
-  op.pool.filter_w = static_cast<int32_t>(aw.kernel);
-  op.pool.stride_h = static_cast<int32_t>(ah.stride);
-  op.pool.stride_w = static_cast<int32_t>(aw.stride);
-  op.pool.pad_top = static_cast<int32_t>(ah.pad_begin);
-  op.pool.pad_bottom = static_cast<int32_t>(ah.pad_end);
-  op.pool.pad_left = static_cast<int32_t>(aw.pad_begin);
-  op.pool.pad_right = static_cast<int32_t>(aw.pad_end);
-  Tensor out;
-  out.dims = {1, x.dims[1], ah.out, aw.out};
-  out.value =
-      l.AddValue(node, node.output(0), out.dims, l.KilnShape(node, out.dims));
-  op.output = out.value;
-  l.AddOp(std::move(op));
-  l.SetTensor(node.output(0), std::move(out));
+  op.pool = PoolOptionsOf(ah, aw);
+  AddWindowedOp(l, node, std::move(op), x.dims[1], ah, aw);
 }
 
 void LowerGlobalAveragePool(Lowerer& l, const NodeProto& node) {
