@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 
 namespace kiln {
 namespace {
@@ -98,6 +99,12 @@ bool WriteFileAtomic(const std::string& path, const std::vector<uint8_t>& bytes,
     close(dfd);
   }
   return true;
+}
+
+bool SameFile(const std::string& a, const std::string& b) {
+  if (a.empty() || b.empty()) return false;
+  std::error_code ec;
+  return std::filesystem::equivalent(a, b, ec) && !ec;
 }
 
 }  // namespace kiln

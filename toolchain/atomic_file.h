@@ -18,6 +18,11 @@ namespace kiln {
 bool WriteFileAtomic(const std::string& path, const std::vector<uint8_t>& bytes,
                      std::string* error);
 
+// True when `a` and `b` both name one existing file (through links or
+// different spellings): how commands refuse an output that would overwrite
+// one of their inputs. False when either is empty or does not exist.
+bool SameFile(const std::string& a, const std::string& b);
+
 }  // namespace kiln
 
 #endif  // KILN_TOOLCHAIN_ATOMIC_FILE_H_

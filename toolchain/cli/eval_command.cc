@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "toolchain/atomic_file.h"
 #include "toolchain/cli/command.h"
 #include "toolchain/cli/model_data.h"
 #include "toolchain/cli/progress.h"
@@ -71,13 +72,6 @@ int UsageError(const std::string& message) {
 int Failure(const std::string& message) {
   fprintf(stderr, "kiln eval: %s\n", message.c_str());
   return kExitFailure;
-}
-
-// True when `a` names an existing file that `b` names too.
-bool SameFile(const std::string& a, const std::string& b) {
-  if (a.empty() || b.empty()) return false;
-  std::error_code ec;
-  return std::filesystem::equivalent(a, b, ec) && !ec;
 }
 
 // Returns kExitOk, or the exit code of a usage error already reported.

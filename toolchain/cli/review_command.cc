@@ -198,14 +198,6 @@ bool Exists(const std::string& path) {
   return stat(path.c_str(), &st) == 0;
 }
 
-// Whether a and b name the same existing file.
-bool SameFile(const std::string& a, const std::string& b) {
-  struct stat sa, sb;
-  return !a.empty() && !b.empty() && stat(a.c_str(), &sa) == 0 &&
-         stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
-         sa.st_ino == sb.st_ino;
-}
-
 // "" if `path` may be (over)written, else why not. A relabels file with a
 // label filled in (or one that cannot be read as a relabels file) is a
 // person's work.

@@ -50,11 +50,6 @@ int Usage(const std::string& message) {
   return kExitUsage;
 }
 
-bool SameFile(const std::string& a, const std::string& b) {
-  std::error_code ec;
-  return std::filesystem::equivalent(a, b, ec) && !ec;
-}
-
 // "[batch, 1, 8, 8] (NCHW): x = uint8 pixels * 0.0625", as the ONNX input.
 std::string InputText(const train::FloatModel& m) {
   const std::vector<int32_t>& s = m.input_shape;

@@ -146,12 +146,6 @@ int Failure(const std::string& message) {
   return kExitFailure;
 }
 
-bool SameFile(const std::string& a, const std::string& b) {
-  if (a.empty() || b.empty()) return false;
-  std::error_code ec;
-  return std::filesystem::equivalent(a, b, ec) && !ec;
-}
-
 bool ParseFloatText(const std::string& text, float* value) {
   if (text.empty()) return false;
   char* end = nullptr;

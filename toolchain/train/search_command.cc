@@ -117,11 +117,6 @@ std::string Cell(const train::SearchParam& p, double v) {
   return train::SearchValueJson(p, v);
 }
 
-bool SameFile(const std::string& a, const std::string& b) {
-  std::error_code ec;
-  return std::filesystem::equivalent(a, b, ec) && !ec;
-}
-
 bool WriteText(const std::string& path, const std::string& text,
                std::string* error) {
   return WriteFileAtomic(path, std::vector<uint8_t>(text.begin(), text.end()),
