@@ -16,6 +16,7 @@
 #include "onnx/onnx_pb.h"
 #include "tests/onnx/onnx_test_evaluator.h"
 #include "tests/toolchain/scratch_dir.h"
+#include "tests/train/kiln_exe_util.h"
 #include "toolchain/data/sources.h"
 #include "toolchain/serialize.h"
 #include "toolchain/train/params.h"
@@ -24,47 +25,18 @@
 namespace kiln {
 namespace {
 
-std::string Quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-struct KilnRun {
-  int code = -1;
-  std::string out, err;
-};
-
-KilnRun Kiln(const testing::ScratchDir& dir, const std::string& args) {
-  const std::string cmd =
-      "cd " + Quote(dir.path()) + " && " +
-      Quote(std::string(KILN_BINARY_DIR) + "/toolchain/kiln") + " " + args +
-      " >" + Quote(dir.Path("stdout.txt")) + " 2>" +
-      Quote(dir.Path("stderr.txt"));
-  const int status = system(cmd.c_str());
-  KilnRun r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = ReadText(dir.Path("stdout.txt"));
-  r.err = ReadText(dir.Path("stderr.txt"));
-  return r;
-}
-
-bool Contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using train::Contains;
+using train::Kiln;
+using train::KilnRun;
+using train::Quote;
+using train::ReadFile;
 
 class ExportOnnxCommandTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new testing::ScratchDir;
-    const KilnRun probe = Kiln(*dir_, "export-onnx nowhere --out x.onnx");
+    const KilnRun probe =
+        Kiln(*dir_, {"export-onnx", "nowhere", "--out", "x.onnx"});
     if (Contains(probe.err, "without LibTorch")) {
       skip_ = "kiln was built without LibTorch";
       return;
@@ -83,8 +55,8 @@ class ExportOnnxCommandTest : public ::testing::Test {
     std::ofstream(dir_->Path("digits_small.json")) << train::TrainParamsJson(p);
     p.model.channels = {4};  // another architecture
     std::ofstream(dir_->Path("other.json")) << train::TrainParamsJson(p);
-    build_ =
-        new KilnRun(Kiln(*dir_, "build digits_small.json --out run --quiet"));
+    build_ = new KilnRun(
+        Kiln(*dir_, {"build", "digits_small.json", "--out", "run", "--quiet"}));
   }
   static void TearDownTestSuite() {
     delete build_;
@@ -105,7 +77,7 @@ class ExportOnnxCommandTest : public ::testing::Test {
 
 TEST_F(ExportOnnxCommandTest, BuildWritesAModelOnnxThatAgreesWithTheInt8Model) {
   EXPECT_TRUE(Contains(build_->out, "run/model.onnx")) << build_->out;
-  const std::string bytes = ReadText(dir_->Path("run/model.onnx"));
+  const std::string bytes = ReadFile(dir_->Path("run/model.onnx"));
   onnx::ModelProto m;
   ASSERT_TRUE(m.ParseFromString(bytes));
   EXPECT_NO_THROW(onnx::checker::check_model(m));
@@ -169,44 +141,45 @@ TEST_F(ExportOnnxCommandTest, BuildWritesAModelOnnxThatAgreesWithTheInt8Model) {
 }
 
 TEST_F(ExportOnnxCommandTest, ExportFromTheCheckpointGivesTheSameBytes) {
-  const KilnRun r = Kiln(*dir_, "export-onnx run --out again.onnx --quiet");
+  const KilnRun r =
+      Kiln(*dir_, {"export-onnx", "run", "--out", "again.onnx", "--quiet"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(Contains(r.out, "again.onnx")) << r.out;
   // Policies from run/model.kiln, params from its train_params, no QAT:
   // the very file kiln build wrote.
-  EXPECT_EQ(ReadText(dir_->Path("again.onnx")),
-            ReadText(dir_->Path("run/model.onnx")));
+  EXPECT_EQ(ReadFile(dir_->Path("again.onnx")),
+            ReadFile(dir_->Path("run/model.onnx")));
   // The checkpoint file itself and explicit params work too.
-  const KilnRun r2 = Kiln(*dir_,
-                          "export-onnx run/checkpoint.pt --params "
-                          "digits_small.json --out again2.onnx --name renamed");
+  const KilnRun r2 = Kiln(*dir_, {"export-onnx", "run/checkpoint.pt",
+                                  "--params", "digits_small.json", "--out",
+                                  "again2.onnx", "--name", "renamed"});
   ASSERT_EQ(r2.code, 0) << r2.err;
   onnx::ModelProto m;
-  ASSERT_TRUE(m.ParseFromString(ReadText(dir_->Path("again2.onnx"))));
+  ASSERT_TRUE(m.ParseFromString(ReadFile(dir_->Path("again2.onnx"))));
   EXPECT_EQ(m.graph().name(), "renamed");
 }
 
 TEST_F(ExportOnnxCommandTest, ClearErrors) {
-  const std::string checkpoint = ReadText(dir_->Path("run/checkpoint.pt"));
-  KilnRun r = Kiln(*dir_, "export-onnx run --out run/checkpoint.pt");
+  const std::string checkpoint = ReadFile(dir_->Path("run/checkpoint.pt"));
+  KilnRun r = Kiln(*dir_, {"export-onnx", "run", "--out", "run/checkpoint.pt"});
   EXPECT_EQ(r.code, 1);
   EXPECT_TRUE(Contains(r.err, "refusing to overwrite")) << r.err;
-  EXPECT_EQ(ReadText(dir_->Path("run/checkpoint.pt")), checkpoint);
-  r = Kiln(*dir_,
-           "export-onnx run --params digits_small.json --out "
-           "digits_small.json");
+  EXPECT_EQ(ReadFile(dir_->Path("run/checkpoint.pt")), checkpoint);
+  r = Kiln(*dir_, {"export-onnx", "run", "--params", "digits_small.json",
+                   "--out", "digits_small.json"});
   EXPECT_TRUE(Contains(r.err, "refusing to overwrite")) << r.err;
 
-  r = Kiln(*dir_, "export-onnx nowhere --out x.onnx");
+  r = Kiln(*dir_, {"export-onnx", "nowhere", "--out", "x.onnx"});
   EXPECT_EQ(r.code, 1);
   EXPECT_TRUE(Contains(r.err, "nowhere does not exist")) << r.err;
 
-  r = Kiln(*dir_, "export-onnx run --params other.json --out x.onnx --quiet");
+  r = Kiln(*dir_, {"export-onnx", "run", "--params", "other.json", "--out",
+                   "x.onnx", "--quiet"});
   EXPECT_EQ(r.code, 1);
   EXPECT_TRUE(Contains(r.err, "another architecture")) << r.err;
   EXPECT_NE(system(("test -e " + Quote(dir_->Path("x.onnx"))).c_str()), 0);
 
-  r = Kiln(*dir_, "export-onnx run");
+  r = Kiln(*dir_, {"export-onnx", "run"});
   EXPECT_EQ(r.code, 2);
   EXPECT_TRUE(Contains(r.err, "--out")) << r.err;
 }
