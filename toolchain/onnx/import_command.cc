@@ -373,8 +373,8 @@ bool MergePreprocess(const ImportArgs& args, const ImportedGraph& g,
   p.resize = args.resize;
   p.equalize = args.equalize;
   p.gamma = args.gamma;
-  auto per_channel = [&](const std::vector<float>& v, float fill,
-                         const char* what, std::vector<float>* dst) {
+  auto per_channel = [&](const std::vector<float>& v, const char* what,
+                         std::vector<float>* dst) {
     if (v.empty()) return true;
     if (v.size() == 1) {
       dst->assign(size_t(c), v[0]);
@@ -386,11 +386,11 @@ bool MergePreprocess(const ImportArgs& args, const ImportedGraph& g,
       return false;
     }
     *dst = v;
-    (void)fill;
     return true;
   };
-  if (!per_channel(args.mean, 0.0f, "mean", &p.mean) ||
-      !per_channel(args.std, 1.0f, "std", &p.std))
+  // The default of the one left out (mean 0, std 1) is filled in below.
+  if (!per_channel(args.mean, "mean", &p.mean) ||
+      !per_channel(args.std, "std", &p.std))
     return false;
   if (p.mean.empty() && !p.std.empty()) p.mean.assign(size_t(c), 0.0f);
   if (p.std.empty() && !p.mean.empty()) p.std.assign(size_t(c), 1.0f);
