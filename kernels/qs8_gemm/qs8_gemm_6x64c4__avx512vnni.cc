@@ -42,8 +42,8 @@ struct Ctx {
   int32_t groups;      // k_padded / 4
   int8_t* c;
   size_t c_stride;
-  Qs8ClampZmm clamp;  // bounds relative to the zero point
-  __m512i zp16;
+  Qs8ClampZmm clamp;  // bounds relative to the zero point (64-bit path)
+  Qs8OutZmm out;      // zero point and int8 clamp
 };
 
 // Per 64-channel strip: weights, bias, requantization and store mask.
@@ -143,11 +143,11 @@ __attribute__((noinline)) void Tile(const Ctx& x, const Strip& s, int32_t m) {
 #undef KILN_REQUANT
   // Blocks beyond NB are still the zeros they were declared as.
   int8_t* c = x.c + static_cast<size_t>(m) * x.c_stride;
-#define KILN_STORE(r)                                            \
-  if constexpr (r < MR) {                                        \
-    _mm512_mask_storeu_epi8(                                     \
-        c + r * x.c_stride, s.mask,                              \
-        Qs8PackZmm(c##r##0, c##r##1, c##r##2, c##r##3, x.zp16)); \
+#define KILN_STORE(r)                                           \
+  if constexpr (r < MR) {                                       \
+    _mm512_mask_storeu_epi8(                                    \
+        c + r * x.c_stride, s.mask,                             \
+        Qs8PackZmm(c##r##0, c##r##1, c##r##2, c##r##3, x.out)); \
   }
   KILN_FOR_ROWS(KILN_STORE);
 #undef KILN_STORE
@@ -219,7 +219,7 @@ __attribute__((noinline)) void TileRow(const Ctx& x, const Strip& s,
   KILN_FOR_BLOCKS(KILN_SUM, 0);
 #undef KILN_SUM
   _mm512_mask_storeu_epi8(x.c + static_cast<size_t>(m) * x.c_stride, s.mask,
-                          Qs8PackZmm(p00, p01, p02, p03, x.zp16));
+                          Qs8PackZmm(p00, p01, p02, p03, x.out));
 }
 
 #undef KILN_FOR_BLOCKS
@@ -266,7 +266,7 @@ void qs8_gemm__avx512vnni(const GemmRows& a, const PackedGemm& w,
   x.c = out.data;
   x.c_stride = out.stride;
   x.clamp = Qs8ClampZmmInit(out.clamp.min, out.clamp.max, out.zero_point);
-  x.zp16 = _mm512_set1_epi16(static_cast<int16_t>(out.zero_point));
+  x.out = Qs8OutZmmInit(out.clamp.min, out.clamp.max, out.zero_point);
   for (int32_t b0 = 0; b0 < w.n_blocks; b0 += kMaxBlocks) {
     const int32_t nb =
         w.n_blocks - b0 < kMaxBlocks ? w.n_blocks - b0 : kMaxBlocks;

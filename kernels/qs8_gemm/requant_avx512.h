@@ -6,11 +6,12 @@
 // Bit for bit what kernels/requant.h computes per lane:
 //   r = (int64(acc) * M + 2^(total-1)) >> total,  total = 31 - shift in [1, 62]
 //   out = clamp(saturate_int32(r) + zp, act_min, act_max)
-// Because [act_min, act_max] lies inside [-128, 127] and so does zp, that is
-// the same as clamping r itself, in 64 bits, to [act_min - zp, act_max - zp]
-// and adding zp afterwards: the int32 saturation can never change the result
-// of a clamp to a range that lies within int32. So there is no saturating
-// 64 -> 32 narrowing here, only vpminsq/vpmaxsq on the 64-bit products.
+// Because [act_min, act_max] lies inside [-128, 127] and so does zp, the
+// int32 saturation can never change the result of the final clamp. The
+// 64-bit path clamps r in 64 bits to [act_min - zp, act_max - zp] so it
+// fits int32; the usual high-dword path produces |r| < 2^30 directly. The
+// zero point and the clamp are then applied to int16/int8 lanes with
+// saturating narrowing (Qs8PackZmm), which is exact for the same reason.
 //
 // vpmuldq multiplies the low (even) dword of each qword, so one vector of 16
 // accumulators is handled as two halves, even lanes and odd lanes, each with
@@ -48,28 +49,33 @@ struct Qs8RequantZmm {
   bool high_dword_only;
 };
 
-// Clamp bounds relative to the output zero point, lo = act_min - zp and
-// hi = act_max - zp (see the header comment), as int64 and as int32 lanes.
+// Clamp bounds of the 64-bit path relative to the output zero point,
+// lo = act_min - zp and hi = act_max - zp, as int64 lanes.
 struct Qs8ClampZmm {
-  __m512i lo64, hi64, lo32, hi32;
+  __m512i lo64, hi64;
 };
 
 static inline Qs8ClampZmm Qs8ClampZmmInit(int32_t act_min, int32_t act_max,
                                           int32_t zero_point) {
-  const int64_t lo = int64_t(act_min) - zero_point;
-  const int64_t hi = int64_t(act_max) - zero_point;
   Qs8ClampZmm c;
-  c.lo64 = _mm512_set1_epi64(lo);
-  c.hi64 = _mm512_set1_epi64(hi);
-  // The int32 form is used only on the high-dword path, whose values lie in
-  // int32; bounds beyond int32 (never produced by the verifier) are capped.
-  c.lo32 = _mm512_set1_epi32(static_cast<int32_t>(lo < INT32_MIN   ? INT32_MIN
-                                                  : lo > INT32_MAX ? INT32_MAX
-                                                                   : lo));
-  c.hi32 = _mm512_set1_epi32(static_cast<int32_t>(hi < INT32_MIN   ? INT32_MIN
-                                                  : hi > INT32_MAX ? INT32_MAX
-                                                                   : hi));
+  c.lo64 = _mm512_set1_epi64(int64_t(act_min) - zero_point);
+  c.hi64 = _mm512_set1_epi64(int64_t(act_max) - zero_point);
   return c;
+}
+
+// Output zero point and clamp bounds for Qs8PackZmm.
+struct Qs8OutZmm {
+  __m512i zp16;        // zero point, int16 lanes
+  __m512i min8, max8;  // act_min / act_max, int8 lanes
+};
+
+static inline Qs8OutZmm Qs8OutZmmInit(int32_t act_min, int32_t act_max,
+                                      int32_t zero_point) {
+  Qs8OutZmm o;
+  o.zp16 = _mm512_set1_epi16(static_cast<int16_t>(zero_point));
+  o.min8 = _mm512_set1_epi8(static_cast<char>(act_min));
+  o.max8 = _mm512_set1_epi8(static_cast<char>(act_max));
+  return o;
 }
 
 // Constants for 16 channels from per-lane int32 multipliers (0 or
@@ -100,8 +106,12 @@ static inline Qs8RequantZmm Qs8RequantZmmLoad(const int32_t* multiplier,
                            _mm512_loadu_si512(shift));
 }
 
-// clamp(MultiplyByQuantizedMultiplier(acc), lo, hi) per lane as int32, with
-// the bounds relative to the zero point (so the caller adds the zero point).
+// MultiplyByQuantizedMultiplier(acc) per lane as int32, relative to the
+// zero point, NOT clamped on the high-dword path (|r| < 2^30 there) and
+// clamped to [lo, hi] on the 64-bit path (whose results may not fit int32).
+// Either way the caller finishes with Qs8PackZmm, whose saturating narrowing
+// plus the int8 clamp give exactly clamp(saturate_int32(r) + zp, min, max):
+// see Qs8PackZmm.
 static inline __m512i Qs8RequantizeZmm(__m512i acc, const Qs8RequantZmm& q,
                                        const Qs8ClampZmm& c) {
   // Empty asm: `acc` is read twice below; when it comes straight out of an
@@ -111,13 +121,12 @@ static inline __m512i Qs8RequantizeZmm(__m512i acc, const Qs8RequantZmm& q,
   __m512i even = _mm512_mul_epi32(acc, q.multiplier);
   __m512i odd = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), q.multiplier_odd);
   if (q.high_dword_only) {
-    // High dwords of the products in lane order: the even products' move
-    // down, the odd products' already sit in the odd dwords.
+    // High dwords of the products in lane order with one shuffle: the odd
+    // products' already sit in the odd dwords; each even lane takes the
+    // dword above it (vpshufd CDAB swaps the dwords of every qword).
     const __m512i high =
-        _mm512_mask_blend_epi32(0xaaaa, _mm512_srli_epi64(even, 32), odd);
-    const __m512i r =
-        _mm512_srav_epi32(_mm512_add_epi32(high, q.round32), q.shift32);
-    return _mm512_min_epi32(_mm512_max_epi32(r, c.lo32), c.hi32);
+        _mm512_mask_shuffle_epi32(odd, 0x5555, even, _MM_PERM_CDAB);
+    return _mm512_srav_epi32(_mm512_add_epi32(high, q.round32), q.shift32);
   }
   // |acc * M| < 2^62 and the rounding term is at most 2^61: no overflow.
   even = _mm512_srav_epi64(_mm512_add_epi64(even, q.round_even), q.total_even);
@@ -129,29 +138,26 @@ static inline __m512i Qs8RequantizeZmm(__m512i acc, const Qs8RequantZmm& q,
   return _mm512_mask_shuffle_epi32(even, 0xaaaa, odd, _MM_PERM_CDAB);
 }
 
-// Adds the zero point to 16 clamped int32 values from Qs8RequantizeZmm and
-// narrows them to 16 int8 (exact: the results lie in [act_min, act_max]).
-static inline __m128i Qs8ToInt8Zmm(__m512i v, __m512i zero_point32) {
-  return _mm512_cvtepi32_epi8(_mm512_add_epi32(v, zero_point32));
-}
-
-// Four vectors of 16 clamped values (channel blocks 0..3) plus the zero point
-// (int16 lanes) as 64 int8 in channel order: v0[0..15], v1[0..15], ...
-// Cheaper than four Qs8ToInt8Zmm when whole 64-channel rows are stored.
+// Four vectors of 16 results of Qs8RequantizeZmm (channel blocks 0..3) as
+// 64 int8 in channel order, v0[0..15], v1[0..15], ...: zero point added and
+// clamped to [min8, max8]. Exact although only the last step clamps: the
+// saturations to int16 (packs), of the int16 zero-point add (adds) and to
+// int8 (packs) keep every value on the same side of [-128, 127] it was on
+// (|zp| <= 128 is far below 2^15 - 128), and [min, max] lies inside
+// [-128, 127], so clamp(sat8(sat16(sat16(r) + zp)), min, max) ==
+// clamp(saturate_int32(r) + zp, min, max). Two int8 clamps per 64 outputs
+// instead of two int32 ones per 16.
 static inline __m512i Qs8PackZmm(__m512i v0, __m512i v1, __m512i v2, __m512i v3,
-                                 __m512i zero_point16) {
-  // Values are within [-255, 255] (clamped relative to zp), so neither the
-  // int16 add nor the saturating packs ever saturate.
-  const __m512i p01 =
-      _mm512_add_epi16(_mm512_packs_epi32(v0, v1), zero_point16);
-  const __m512i p23 =
-      _mm512_add_epi16(_mm512_packs_epi32(v2, v3), zero_point16);
+                                 const Qs8OutZmm& o) {
+  const __m512i p01 = _mm512_adds_epi16(_mm512_packs_epi32(v0, v1), o.zp16);
+  const __m512i p23 = _mm512_adds_epi16(_mm512_packs_epi32(v2, v3), o.zp16);
   // Dword 4 * lane + j now holds channels 4 * lane .. + 3 of block j; the
   // permutation transposes that back to dword 4 * j + lane.
   const __m512i b = _mm512_packs_epi16(p01, p23);
   const __m512i idx =
       _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-  return _mm512_permutexvar_epi32(idx, b);
+  const __m512i r = _mm512_permutexvar_epi32(idx, b);
+  return _mm512_min_epi8(_mm512_max_epi8(r, o.min8), o.max8);
 }
 
 }  // namespace kiln

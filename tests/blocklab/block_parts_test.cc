@@ -277,6 +277,32 @@ TEST(BitIo, ReaderNeverReadsPastTheEnd) {
   EXPECT_FALSE(reader.Get(0, &v));  // stays failed
 }
 
+TEST(BlockPixels, WindowMatchesPixelOrZeroOnEverySideAndInside) {
+  // BlockWindow copies row runs; PixelOrZero is the definition. Sizes with
+  // interior blocks, blocks touching every edge, and images narrower or
+  // shorter than one window.
+  const int sizes[][2] = {{1, 1}, {8, 8}, {9, 2}, {2, 17}, {24, 24}, {31, 26}};
+  for (const auto& size : sizes) {
+    const Image image = testing::NoiseImage(size[0], size[1], 7);
+    for (int block = 0; block < image.blocks(); ++block) {
+      const BlockRect rect = BlockAt(image, block);
+      uint8_t window[kWindowBytes];
+      memset(window, 0xA5, sizeof(window));
+      BlockWindow(image, block, window);
+      for (int r = 0; r < kWindowRows; ++r) {
+        for (int c = 0; c < kWindowCols; ++c) {
+          for (int ch = 0; ch < 3; ++ch) {
+            ASSERT_EQ(window[WindowIndex(r, c, ch)],
+                      PixelOrZero(image, ch, rect.x0 - 1 + c, rect.y0 - 1 + r))
+                << size[0] << "x" << size[1] << " block " << block << " row "
+                << r << " col " << c;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(BlockPixels, WindowAndResidualsReadZeroOutsideTheImage) {
   const Image image = testing::NoiseImage(13, 11, 3);
   ASSERT_EQ(image.blocks(), 4);

@@ -9,53 +9,57 @@ enum { kCols = 10 };
 
 // One pass over the block's pixels for predictor P, a constant in each
 // loop (so the inlined kiln_block_predict folds to its one expression and
-// the loop is branch-free). The residuals
+// the loop is branch-free), over BH rows of BW3 values. The residuals
 // keep the window's interleaved layout, so each row is one contiguous,
 // branch-free loop the compiler vectorizes: res[(y * 8 + x) * 3 + ch] =
-// int8(P - pred).
-#define KILN_RESIDUAL_LOOP(P)                                            \
-  for (int y = 0; y < bh; ++y) {                                         \
-    const uint8_t* row = w + (y + 1) * kCols * 3 + 3;                    \
-    const uint8_t* up = w + y * kCols * 3 + 3;                           \
-    int16_t* out = res + y * 24;                                         \
-    for (int i = 0; i < bw * 3; ++i) {                                   \
-      const int a = row[i - 3], b = up[i], c = up[i - 3], d = up[i + 3]; \
-      const int pred = kiln_block_predict(P, a, b, c, d);                \
-      out[i] = (int16_t)(int8_t)(uint8_t)((row[i] - pred) & 0xFF);       \
-    }                                                                    \
+// int8(P - pred). (Summing the squares in the same loop measured slower:
+// the compiler then stops vectorizing the stores.)
+#define KILN_RESIDUAL_LOOP(P, BH, BW3)                                      \
+  for (int y = 0; y < (BH); ++y) {                                          \
+    const uint8_t* row = w + (y + 1) * kCols * 3 + 3;                       \
+    const uint8_t* up = w + y * kCols * 3 + 3;                              \
+    int16_t* out = res + y * 24;                                            \
+    for (int i = 0; i < (BW3); ++i) {                                       \
+      const int a = row[i - 3], b = up[i], c = up[i - 3], d = up[i + 3];    \
+      const int pred = kiln_block_predict(P, a, b, c, d);                   \
+      const int16_t r = (int16_t)(int8_t)(uint8_t)((row[i] - pred) & 0xFF); \
+      out[i] = r;                                                           \
+    }                                                                       \
   }
 
-// res[(y * 8 + x) * 3 + ch] = int8(P - pred), 0 outside the block.
-static void residuals(const uint8_t* w, int bw, int bh, int p,
-                      int16_t res[192]) {
-  if (bw < 8 || bh < 8) memset(res, 0, sizeof(int16_t) * 192);
+// Full blocks get constant trip counts (8 rows of 24), which the compiler
+// unrolls and vectorizes without remainder loops.
+#define KILN_RESIDUAL_CASE(P)            \
+  case P:                                \
+    if (full) {                          \
+      KILN_RESIDUAL_LOOP(P, 8, 24);      \
+    } else {                             \
+      KILN_RESIDUAL_LOOP(P, bh, bw * 3); \
+    }                                    \
+    break;
+
+// res[(y * 8 + x) * 3 + ch] = int8(P - pred), 0 outside the block; returns
+// the sum of their squares (<= 192 * 128^2: fits int, vectorized pmaddwd).
+static int residuals(const uint8_t* w, int bw, int bh, int p,
+                     int16_t res[192]) {
+  const int full = bw == 8 && bh == 8;
+  if (!full) memset(res, 0, sizeof(int16_t) * 192);
+  int e = 0;
   switch (p) {
-    case 0:
-      KILN_RESIDUAL_LOOP(0);
-      break;
-    case 1:
-      KILN_RESIDUAL_LOOP(1);
-      break;
-    case 2:
-      KILN_RESIDUAL_LOOP(2);
-      break;
-    case 3:
-      KILN_RESIDUAL_LOOP(3);
-      break;
-    case 4:
-      KILN_RESIDUAL_LOOP(4);
-      break;
-    case 5:
-      KILN_RESIDUAL_LOOP(5);
-      break;
-    case 6:
-      KILN_RESIDUAL_LOOP(6);
-      break;
+    KILN_RESIDUAL_CASE(0)
+    KILN_RESIDUAL_CASE(1)
+    KILN_RESIDUAL_CASE(2)
+    KILN_RESIDUAL_CASE(3)
+    KILN_RESIDUAL_CASE(4)
+    KILN_RESIDUAL_CASE(5)
+    KILN_RESIDUAL_CASE(6)
     default:
-      KILN_RESIDUAL_LOOP(7);
-      break;
+      KILN_RESIDUAL_CASE(7)
   }
+  for (int i = 0; i < 192; ++i) e += res[i] * res[i];
+  return e;
 }
+#undef KILN_RESIDUAL_CASE
 #undef KILN_RESIDUAL_LOOP
 
 // log2(x) for x >= 1 to about 3e-5: exponent plus a quintic in the
@@ -118,6 +122,66 @@ static double scan_tv(const int* v, int scan, int bw, int bh) {
     prev = pos;
   }
   return tv;
+}
+
+// Full blocks: the 8 scans take 504 steps, but every step a -> b joins two
+// positions whose index difference |a - b| is one of only 7 offsets, so the
+// step costs are computed once per (offset, position) with vector code and
+// each scan's total is a sum of table entries. kScanSteps[s][i] is
+// slot * 64 + min(a, b) for the i-th step of scan s, slot = the offset's
+// index in kStepOffsets (derived from kiln_block_scan_orders; the feature
+// hashes in tests/blocklab/block_features_test.cc check every entry).
+enum { kStepSlots = 7 };
+static const int kStepOffsets[kStepSlots] = {1, 6, 7, 8, 9, 10, 15};
+// clang-format off
+static const uint16_t kScanSteps[8][63] = {
+    {192, 8, 193, 1, 2, 195, 10, 202, 18, 211, 26, 25, 209, 16, 208, 216, 32, 225, 40, 232, 240, 56, 241, 49, 242, 58, 243, 235, 42, 226, 34, 35, 36, 229, 44, 236, 244, 60, 245, 53, 246, 62, 247, 239, 46, 230, 38, 223, 215, 22, 214, 29, 28, 212, 20, 205, 12, 196, 4, 5, 198, 14, 199},
+    {0, 129, 200, 137, 130, 2, 131, 138, 145, 216, 153, 146, 139, 132, 4, 133, 140, 147, 154, 161, 232, 169, 162, 155, 148, 141, 134, 6, 135, 142, 149, 156, 163, 170, 177, 56, 178, 171, 164, 157, 150, 143, 207, 151, 158, 165, 172, 179, 58, 180, 173, 166, 159, 223, 167, 174, 181, 60, 182, 175, 239, 183, 62},
+    {6, 262, 207, 270, 261, 4, 260, 269, 278, 223, 286, 277, 268, 259, 2, 258, 267, 276, 285, 294, 239, 302, 293, 284, 275, 266, 257, 0, 256, 265, 274, 283, 292, 301, 310, 62, 309, 300, 291, 282, 273, 264, 200, 272, 281, 290, 299, 308, 60, 307, 298, 289, 280, 216, 288, 297, 306, 58, 305, 296, 232, 304, 56},
+    {0, 1, 2, 3, 4, 5, 6, 199, 14, 13, 12, 11, 10, 9, 8, 200, 16, 17, 18, 19, 20, 21, 22, 215, 30, 29, 28, 27, 26, 25, 24, 216, 32, 33, 34, 35, 36, 37, 38, 231, 46, 45, 44, 43, 42, 41, 40, 232, 48, 49, 50, 51, 52, 53, 54, 247, 62, 61, 60, 59, 58, 57, 56},
+    {192, 200, 208, 216, 224, 232, 240, 56, 241, 233, 225, 217, 209, 201, 193, 1, 194, 202, 210, 218, 226, 234, 242, 58, 243, 235, 227, 219, 211, 203, 195, 3, 196, 204, 212, 220, 228, 236, 244, 60, 245, 237, 229, 221, 213, 205, 197, 5, 198, 206, 214, 222, 230, 238, 246, 62, 247, 239, 231, 223, 215, 207, 199},
+    {0, 129, 66, 2, 67, 137, 74, 68, 4, 69, 75, 145, 82, 76, 70, 6, 71, 77, 83, 153, 90, 84, 78, 14, 79, 85, 91, 161, 98, 92, 86, 22, 87, 93, 99, 169, 106, 100, 94, 30, 95, 101, 107, 177, 114, 108, 102, 38, 103, 109, 115, 57, 116, 110, 46, 111, 117, 59, 118, 54, 119, 61, 62},
+    {192, 200, 385, 193, 393, 216, 401, 386, 194, 394, 409, 232, 417, 402, 387, 195, 395, 410, 425, 177, 418, 403, 388, 196, 396, 411, 426, 178, 419, 404, 389, 197, 397, 412, 427, 179, 420, 405, 390, 198, 398, 413, 428, 180, 421, 406, 391, 199, 399, 414, 429, 181, 422, 407, 215, 415, 430, 182, 423, 231, 431, 183, 247},
+    {6, 262, 325, 4, 324, 270, 333, 323, 2, 322, 332, 278, 341, 331, 321, 0, 320, 330, 340, 286, 349, 339, 329, 8, 328, 338, 348, 294, 357, 347, 337, 16, 336, 346, 356, 302, 365, 355, 345, 24, 344, 354, 364, 310, 373, 363, 353, 32, 352, 362, 372, 61, 371, 361, 40, 360, 370, 59, 369, 48, 368, 57, 56},
+};
+// clang-format on
+
+// tv[s], rtv[s] of full blocks: luma and |residual| total variation of every
+// scan. Both differences of a step are packed in one uint32 (luma low, the
+// residual magnitudes high: at most 63 * 255 and 63 * 384, so neither half
+// carries into the other), one table add per step; integer sums, so the
+// totals equal the walk of scan_tv exactly.
+static void scan_tvs_full(const int luma[64], const int mag[64], double tv[8],
+                          double rtv[8]) {
+  int16_t l[64 + 16], m[64 + 16];  // padded: k + offset may pass 63
+  for (int k = 0; k < 64; ++k) {
+    l[k] = (int16_t)luma[k];
+    m[k] = (int16_t)mag[k];
+  }
+  memset(l + 64, 0, sizeof(int16_t) * 16);
+  memset(m + 64, 0, sizeof(int16_t) * 16);
+  uint32_t diff[kStepSlots][64];
+  for (int slot = 0; slot < kStepSlots; ++slot) {
+    const int d = kStepOffsets[slot];
+    // int16 arithmetic (|differences| <= 384), so the loop runs 8 lanes
+    // per SSE2 vector instead of 4.
+    uint16_t dl[64], dm[64];
+    for (int k = 0; k < 64; ++k) {
+      const int16_t x = (int16_t)(l[k + d] - l[k]);
+      const int16_t y = (int16_t)(m[k + d] - m[k]);
+      dl[k] = (uint16_t)(x < 0 ? -x : x);
+      dm[k] = (uint16_t)(y < 0 ? -y : y);
+    }
+    for (int k = 0; k < 64; ++k)
+      diff[slot][k] = (uint32_t)dl[k] | ((uint32_t)dm[k] << 16);
+  }
+  const uint32_t* flat = &diff[0][0];
+  for (int s = 0; s < 8; ++s) {
+    uint32_t sum = 0;
+    for (int i = 0; i < 63; ++i) sum += flat[kScanSteps[s][i]];
+    tv[s] = (double)(sum & 0xFFFFu);
+    rtv[s] = (double)(sum >> 16);
+  }
 }
 
 static const uint8_t kPerm[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2},
@@ -203,9 +267,7 @@ void kiln_block_features(const uint8_t window[270], int bw, int bh,
   int16_t* res = buffers[0];
   const int16_t* best_res = buffers[1];
   for (int p = 0; p < 8; ++p) {
-    residuals(window, bw, bh, p, res);
-    int e = 0;  // <= 192 * 128^2: fits int
-    for (int i = 0; i < 192; ++i) e += res[i] * res[i];
+    const int e = residuals(window, bw, bh, p, res);
     energy[p] = e;
     if (p == 0 || e < energy[best]) {
       best = p;
@@ -236,24 +298,15 @@ void kiln_block_features(const uint8_t window[270], int bw, int bh,
     mag[k] = abs(best_res[k * 3]) + abs(best_res[k * 3 + 1]) +
              abs(best_res[k * 3 + 2]);
   double tv[8], rtv[8], tv_best = 0, rtv_best = 0;
-  for (int s = 0; s < 8; ++s) {
-    if (bw == 8 && bh == 8) {
-      // Both totals in one walk of the scan (integer sums: any order gives
-      // the same value).
-      const uint8_t* order = kiln_block_scan_orders[s];
-      int t = 0, r = 0, prev = order[0];
-      for (int i = 1; i < 64; ++i) {
-        const int pos = order[i];
-        t += abs(luma[pos] - luma[prev]);
-        r += abs(mag[pos] - mag[prev]);
-        prev = pos;
-      }
-      tv[s] = t;
-      rtv[s] = r;
-    } else {
+  if (bw == 8 && bh == 8) {
+    scan_tvs_full(luma, mag, tv, rtv);
+  } else {
+    for (int s = 0; s < 8; ++s) {
       tv[s] = scan_tv(luma, s, bw, bh);
       rtv[s] = scan_tv(mag, s, bw, bh);
     }
+  }
+  for (int s = 0; s < 8; ++s) {
     if (s == 0 || tv[s] < tv_best) tv_best = tv[s];
     if (s == 0 || rtv[s] < rtv_best) rtv_best = rtv[s];
   }

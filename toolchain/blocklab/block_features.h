@@ -39,10 +39,13 @@ static inline int kiln_block_predict(int predictor, int a, int b, int c,
                                      int d) {
   switch (predictor) {
     case 0: {
+      /* MED: lo if c >= hi, hi if c <= lo, else a + b - c; that is the
+       * median of a, b and a + b - c, written as min/max so that loops over
+       * pixels vectorize (no branches). */
       const int lo = a < b ? a : b, hi = a < b ? b : a;
-      if (c >= hi) return lo;
-      if (c <= lo) return hi;
-      return a + b - c;
+      const int g = a + b - c;
+      const int m = g < hi ? g : hi;
+      return m > lo ? m : lo;
     }
     case 1:
       return (a + c + 1) >> 1;

@@ -21,14 +21,28 @@ BlockRect BlockAt(const Image& image, int32_t block) {
 void BlockWindow(const Image& image, int32_t block, uint8_t* out) {
   const BlockRect rect = BlockAt(image, block);
   // The window is the image with zeros outside it; an edge block's missing
-  // pixels lie outside the image, so they read 0 as well.
+  // pixels lie outside the image, so they read 0 as well. Row by row: the
+  // columns inside the image are one contiguous run of the interleaved RGB
+  // row (one memcpy), the rest zeros. The guided encode extracts a window
+  // per block inside the model's timed section, so this is not a per-byte
+  // loop with bounds checks.
+  const int x_first = rect.x0 - 1;  // image column of window column 0
+  const int c_lo = x_first < 0 ? -x_first : 0;
+  const int c_hi =
+      image.width - x_first < kWindowCols ? image.width - x_first : kWindowCols;
   for (int r = 0; r < kWindowRows; ++r) {
-    for (int c = 0; c < kWindowCols; ++c) {
-      for (int ch = 0; ch < 3; ++ch) {
-        out[WindowIndex(r, c, ch)] = static_cast<uint8_t>(
-            PixelOrZero(image, ch, rect.x0 - 1 + c, rect.y0 - 1 + r));
-      }
+    uint8_t* dst = out + WindowIndex(r, 0, 0);
+    const int y = rect.y0 - 1 + r;
+    if (y < 0 || y >= image.height || c_hi <= c_lo) {
+      memset(dst, 0, kWindowCols * 3);
+      continue;
     }
+    memset(dst, 0, static_cast<size_t>(c_lo) * 3);
+    memcpy(dst + c_lo * 3,
+           image.rgb.data() +
+               (static_cast<size_t>(y) * image.width + x_first + c_lo) * 3,
+           static_cast<size_t>(c_hi - c_lo) * 3);
+    memset(dst + c_hi * 3, 0, static_cast<size_t>(kWindowCols - c_hi) * 3);
   }
 }
 
