@@ -18,7 +18,8 @@
 //    subtracted after the shift: add, vpsrlvq, sub.
 //  * clamp: vpcmpgtq + vpblendvb per bound.
 // vpmuldq multiplies the even dwords, so each vector of 8 accumulators is
-// handled as even and odd halves with their own per-lane constants.
+// handled as even and odd halves with their own per-lane constants. The
+// usual case (every shift <= -2) skips all of this: see high_dword_only.
 #ifndef KILN_KERNELS_QS8_GEMM_REQUANT_AVX2_H_
 #define KILN_KERNELS_QS8_GEMM_REQUANT_AVX2_H_
 
@@ -37,6 +38,13 @@ struct Qs8RequantYmm {
   __m256i total_odd;       // ... odd channels
   __m256i unbias_even;     // 2^(63 - total), even channels
   __m256i unbias_odd;      // ... odd channels
+  // When every lane has total >= 33 (shift <= -2, the usual case), only the
+  // high dword of the product matters, as in requant_avx512.h:
+  //   (P + 2^(t-1)) >> t == (floor(P / 2^32) + 2^(t-33)) >> (t-32)
+  // which AVX2 does in int32 lanes (vpsravd), with no 64-bit emulation.
+  __m256i round32;  // 2^(total-33) per lane
+  __m256i shift32;  // total - 32 per lane
+  bool high_dword_only;
 };
 
 // Constants for 8 channels from per-lane int32 multipliers (0 or
@@ -57,6 +65,11 @@ static inline Qs8RequantYmm Qs8RequantYmmInit(__m256i multiplier,
       _mm256_sllv_epi64(one, _mm256_sub_epi64(q.total_odd, one)), sign);
   q.unbias_even = _mm256_srlv_epi64(sign, q.total_even);
   q.unbias_odd = _mm256_srlv_epi64(sign, q.total_odd);
+  const __m256i t33 = _mm256_set1_epi32(33);
+  q.high_dword_only = _mm256_movemask_epi8(_mm256_cmpgt_epi32(t33, total)) == 0;
+  q.round32 =
+      _mm256_sllv_epi32(_mm256_set1_epi32(1), _mm256_sub_epi32(total, t33));
+  q.shift32 = _mm256_sub_epi32(total, _mm256_set1_epi32(32));
   return q;
 }
 
@@ -84,6 +97,18 @@ static inline __m256i Qs8RequantizeYmm(__m256i acc, const Qs8RequantYmm& q,
   __asm__("" : "+x"(acc));
   __m256i even = _mm256_mul_epi32(acc, q.multiplier);
   __m256i odd = _mm256_mul_epi32(_mm256_srli_epi64(acc, 32), q.multiplier_odd);
+  if (q.high_dword_only) {
+    // High dwords in lane order (the odd products' already sit in the odd
+    // dwords), rounded and shifted in int32: |floor(P / 2^32)| < 2^30.
+    // The bounds are int64 lanes of values within int32, so dword 0 of
+    // each qword is the bound itself.
+    const __m256i high =
+        _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xaa);
+    const __m256i r =
+        _mm256_srav_epi32(_mm256_add_epi32(high, q.round32), q.shift32);
+    return _mm256_min_epi32(_mm256_max_epi32(r, _mm256_shuffle_epi32(lo, 0)),
+                            _mm256_shuffle_epi32(hi, 0));
+  }
   even = _mm256_sub_epi64(
       _mm256_srlv_epi64(_mm256_add_epi64(even, q.round_even), q.total_even),
       q.unbias_even);
