@@ -32,6 +32,11 @@ void qs8_dwconv__avx2(const Conv2DParams& p, const int8_t* input,
                       const PackedDw& w, int8_t* output, void* scratch);
 void qs8_dwconv__avx512vnni(const Conv2DParams& p, const int8_t* input,
                             const PackedDw& w, int8_t* output, void* scratch);
+// 3x3, stride 1, padding 1 with 16, 32, 64 or 64n channels (called by
+// qs8_dwconv__avx512vnni; false, having done nothing, for other shapes).
+bool qs8_dwconv_3x3p1__avx512vnni(const Conv2DParams& p, const int8_t* input,
+                                  const PackedDw& w, int8_t* output,
+                                  void* scratch);
 void qs8_dwconv__neon(const Conv2DParams& p, const int8_t* input,
                       const PackedDw& w, int8_t* output, void* scratch);
 

@@ -231,6 +231,8 @@ inline void Widen(const int8_t* src, int32_t n, __m512i zp, int16_t* dst) {
 
 void qs8_dwconv__avx512vnni(const Conv2DParams& p, const int8_t* input,
                             const PackedDw& w, int8_t* output, void* scratch) {
+  // blocknet-style layers have a faster kernel of their own.
+  if (qs8_dwconv_3x3p1__avx512vnni(p, input, w, output, scratch)) return;
   const int32_t c = p.in_c, cp = w.channels_padded;
   // Stride 1 with at most 16 channels: lanes over the flattened output row.
   const bool flat = p.stride_w == 1 && c <= kG / 2;

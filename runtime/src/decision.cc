@@ -63,6 +63,9 @@ int32_t CountAtLeast(const int8_t* logits, int32_t n, int32_t t) {
 // d = (a | H) - (b & ~H) per byte (H = 0x80 in each byte: the subtraction
 // never borrows across bytes). The 8 top bits are then gathered by one
 // multiply. Tails are padded with t itself, whose bits are masked off.
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "MaskAtLeast reads class base + j from byte j of a little-endian word"
+#endif
 uint64_t MaskAtLeast(const int8_t* logits, int32_t n, int32_t t) {
   constexpr uint64_t kHigh = 0x8080808080808080ull;
   const uint64_t b =

@@ -249,6 +249,23 @@ TEST(Qs8DwconvTest, Channels3x3) {
   }
 }
 
+TEST(Qs8DwconvTest, ThreeByThreePadOneChannelTiles) {
+  // The AVX-512 kernel's 3x3 / stride 1 / padding 1 path for 16, 32, 64 and
+  // 64n channels (qs8_dwconv_3x3p1_64c__avx512vnni.cc): rows of every length
+  // (partial last chunks, one position per vector or several), one-row and
+  // one-column images, wide rows that fall back to the general kernel, and
+  // every requantization form, zero point and clamp CheckShape draws.
+  std::mt19937 rng(406);
+  for (int32_t c : {16, 32, 64, 128, 192}) {
+    for (int iter = 0; iter < 12; ++iter) {
+      const int32_t h = iter < 2 ? 1 + iter : RandInt(rng, 1, 12);
+      const int32_t w = iter == 2 ? 1 : (iter == 3 ? 70 : RandInt(rng, 1, 12));
+      CheckShape({RandInt(rng, 1, 3), h, w, c, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+                 rng, static_cast<Requant>(RandInt(rng, 0, 2)));
+    }
+  }
+}
+
 TEST(Qs8DwconvTest, Kernels) {
   std::mt19937 rng(403);
   const int32_t kernels[][2] = {{1, 1}, {3, 3}, {5, 5}, {3, 1},
