@@ -30,13 +30,8 @@
 // prepared in that order, and packs_epi32(v0, v1), packs_epi32(v2, v3),
 // packs_epi16 bring the results back to the flattened order.
 //
-// GCC 12 reports the `__Y = __Y` placeholders inside its AVX-512 intrinsic
-// headers as (maybe-)uninitialized (GCC bug 105593); must precede them.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
-#include <immintrin.h>
+// <immintrin.h> comes through requant_avx512.h, after its pragma for GCC
+// 12's false maybe-uninitialized reports (GCC bug 105593).
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
