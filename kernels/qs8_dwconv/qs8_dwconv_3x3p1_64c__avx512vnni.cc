@@ -175,18 +175,13 @@ void BuildT(const Plan& plan, const int8_t* src, uint8_t* t) {
   }
 }
 
-// Requantization of 16 accumulators (Qs8RequantizeZmm) with the choice of
-// form made once per call: kFast when every channel has the high-dword form.
+// Requantization of 16 accumulators with the form chosen once per call:
+// kFast when every channel has the high-dword form.
 template <bool kFast>
 inline __m512i Requantize(__m512i acc, const Qs8RequantZmm& q,
                           const Qs8ClampZmm& clamp) {
-  if (!kFast) return Qs8RequantizeZmm(acc, q, clamp);
-  const __m512i even = _mm512_mul_epi32(acc, q.multiplier);
-  const __m512i odd =
-      _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), q.multiplier_odd);
-  const __m512i high =
-      _mm512_mask_shuffle_epi32(odd, 0x5555, even, _MM_PERM_CDAB);
-  return _mm512_srav_epi32(_mm512_add_epi32(high, q.round32), q.shift32);
+  return kFast ? Qs8RequantizeHighDwordZmm(acc, q)
+               : Qs8RequantizeZmm(acc, q, clamp);
 }
 
 // One output row from the T rows above, at and below it (rows outside the
@@ -209,14 +204,9 @@ void OutputRow(const Plan& plan, const uint8_t* const t[3],
       }
       v[j] = Requantize<kFast>(acc, pt.rq[j], clamp);
     }
-    // The same saturating narrowing as Qs8PackZmm, without its transpose:
-    // these lanes are already in flattened order (see the top comment).
-    const __m512i p01 =
-        _mm512_adds_epi16(_mm512_packs_epi32(v[0], v[1]), o.zp16);
-    const __m512i p23 =
-        _mm512_adds_epi16(_mm512_packs_epi32(v[2], v[3]), o.zp16);
-    const __m512i r = _mm512_min_epi8(
-        _mm512_max_epi8(_mm512_packs_epi16(p01, p23), o.min8), o.max8);
+    // No transpose (Qs8PackZmm's): these lanes are already in flattened
+    // order (see the top comment).
+    const __m512i r = Qs8NarrowZmm(v[0], v[1], v[2], v[3], o);
     const size_t at = static_cast<size_t>(k) * kVec;
     if (at + kVec <= values) {
       _mm512_storeu_si512(out + at, r);

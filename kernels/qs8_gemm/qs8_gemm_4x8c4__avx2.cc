@@ -38,7 +38,7 @@ struct Ctx {
   uint32_t flip;   // GemmRows::flip, applied to every 4-byte group read
   int32_t groups;  // k_padded / 4
   size_t c_stride;
-  __m256i lo, hi;  // 64-bit clamp bounds relative to the zero point
+  Qs8ClampYmm clamp;  // bounds relative to the zero point
   __m128i zp16;
 };
 
@@ -73,7 +73,7 @@ static inline void FinishRow(const Ctx& x, const Half& h,
   // vphaddd works per 128-bit lane: [c0 c1 c4 c5 | c2 c3 c6 c7].
   __m256i s = _mm256_permute4x64_epi64(_mm256_hadd_epi32(a, b), 0xd8);
   s = _mm256_add_epi32(s, bias);
-  const __m256i v = Qs8RequantizeYmm(s, q, x.lo, x.hi);
+  const __m256i v = Qs8RequantizeYmm(s, q, x.clamp);
   const __m128i w16 =
       _mm_add_epi16(_mm_packs_epi32(_mm256_castsi256_si128(v),
                                     _mm256_extracti128_si256(v, 1)),
@@ -149,8 +149,7 @@ void qs8_gemm__avx2(const GemmRows& a, const PackedGemm& w,
   x.flip = a.flip;
   x.groups = w.k_padded / kGemmGroupK;
   x.c_stride = out.stride;
-  x.lo = Qs8ClampBoundYmm(out.clamp.min, out.zero_point);
-  x.hi = Qs8ClampBoundYmm(out.clamp.max, out.zero_point);
+  x.clamp = Qs8ClampYmmInit(out.clamp.min, out.clamp.max, out.zero_point);
   x.zp16 = _mm_set1_epi16(static_cast<int16_t>(out.zero_point));
   const size_t block_bytes = static_cast<size_t>(w.k_padded) * kGemmBlockN;
   const int32_t full_rows = a.rows - a.rows % kMaxRows;

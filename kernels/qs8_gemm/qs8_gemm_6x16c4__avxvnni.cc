@@ -34,7 +34,7 @@ struct Ctx {
   int32_t groups;      // k_padded / 4
   int8_t* c;           // output of channel 0 of the first block
   size_t c_stride;
-  __m256i lo, hi;  // 64-bit clamp bounds relative to the zero point
+  Qs8ClampYmm clamp;  // bounds relative to the zero point
   __m128i zp16;
 };
 
@@ -63,8 +63,8 @@ static inline __m256i Load(const void* p) {
 static inline void StoreRow(const Ctx& x, const Qs8RequantYmm& q0,
                             const Qs8RequantYmm& q1, __m256i acc0, __m256i acc1,
                             int8_t* dst, int32_t valid) {
-  const __m256i v0 = Qs8RequantizeYmm(acc0, q0, x.lo, x.hi);
-  const __m256i v1 = Qs8RequantizeYmm(acc1, q1, x.lo, x.hi);
+  const __m256i v0 = Qs8RequantizeYmm(acc0, q0, x.clamp);
+  const __m256i v1 = Qs8RequantizeYmm(acc1, q1, x.clamp);
   Qs8StorePartial16(dst, Qs8PackYmm(v0, v1, x.zp16), valid);
 }
 
@@ -214,8 +214,7 @@ void qs8_gemm__avxvnni(const GemmRows& a, const PackedGemm& w,
   x.block_bytes = static_cast<size_t>(w.k_padded) * kGemmBlockN;
   x.groups = w.k_padded / kGemmGroupK;
   x.c_stride = out.stride;
-  x.lo = Qs8ClampBoundYmm(out.clamp.min, out.zero_point);
-  x.hi = Qs8ClampBoundYmm(out.clamp.max, out.zero_point);
+  x.clamp = Qs8ClampYmmInit(out.clamp.min, out.clamp.max, out.zero_point);
   x.zp16 = _mm_set1_epi16(static_cast<int16_t>(out.zero_point));
   const int32_t full_rows = a.rows - a.rows % kMaxRows;
   const int32_t tail = a.rows - full_rows;

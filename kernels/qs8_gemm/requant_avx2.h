@@ -81,16 +81,29 @@ static inline Qs8RequantYmm Qs8RequantYmmLoad(const int32_t* multiplier,
       _mm256_loadu_si256(reinterpret_cast<const __m256i*>(shift)));
 }
 
-// Broadcast 64-bit clamp bounds relative to the output zero point:
-// lo = act_min - zp, hi = act_max - zp.
-static inline __m256i Qs8ClampBoundYmm(int32_t act, int32_t zero_point) {
-  return _mm256_set1_epi64x(int64_t(act) - zero_point);
+// Clamp bounds relative to the output zero point, lo = act_min - zp and
+// hi = act_max - zp, as int64 lanes (the 64-bit path) and as int32 lanes
+// (the high-dword path), made once per call rather than per vector.
+struct Qs8ClampYmm {
+  __m256i lo64, hi64, lo32, hi32;
+};
+
+static inline Qs8ClampYmm Qs8ClampYmmInit(int32_t act_min, int32_t act_max,
+                                          int32_t zero_point) {
+  // Both differences lie within [-255, 255] (act and zp are int8 values).
+  const int32_t lo = act_min - zero_point, hi = act_max - zero_point;
+  Qs8ClampYmm c;
+  c.lo64 = _mm256_set1_epi64x(lo);
+  c.hi64 = _mm256_set1_epi64x(hi);
+  c.lo32 = _mm256_set1_epi32(lo);
+  c.hi32 = _mm256_set1_epi32(hi);
+  return c;
 }
 
 // clamp(MultiplyByQuantizedMultiplier(acc), lo, hi) per lane as int32, with
-// lo / hi from Qs8ClampBoundYmm (the caller adds the zero point).
+// the bounds of Qs8ClampYmmInit (the caller adds the zero point).
 static inline __m256i Qs8RequantizeYmm(__m256i acc, const Qs8RequantYmm& q,
-                                       __m256i lo, __m256i hi) {
+                                       const Qs8ClampYmm& c) {
   // Empty asm: `acc` is read twice below; when it comes straight out of an
   // accumulation loop GCC 12 otherwise copies the accumulator registers on
   // every iteration of that loop.
@@ -100,14 +113,11 @@ static inline __m256i Qs8RequantizeYmm(__m256i acc, const Qs8RequantYmm& q,
   if (q.high_dword_only) {
     // High dwords in lane order (the odd products' already sit in the odd
     // dwords), rounded and shifted in int32: |floor(P / 2^32)| < 2^30.
-    // The bounds are int64 lanes of values within int32, so dword 0 of
-    // each qword is the bound itself.
     const __m256i high =
         _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xaa);
     const __m256i r =
         _mm256_srav_epi32(_mm256_add_epi32(high, q.round32), q.shift32);
-    return _mm256_min_epi32(_mm256_max_epi32(r, _mm256_shuffle_epi32(lo, 0)),
-                            _mm256_shuffle_epi32(hi, 0));
+    return _mm256_min_epi32(_mm256_max_epi32(r, c.lo32), c.hi32);
   }
   even = _mm256_sub_epi64(
       _mm256_srlv_epi64(_mm256_add_epi64(even, q.round_even), q.total_even),
@@ -115,10 +125,10 @@ static inline __m256i Qs8RequantizeYmm(__m256i acc, const Qs8RequantYmm& q,
   odd = _mm256_sub_epi64(
       _mm256_srlv_epi64(_mm256_add_epi64(odd, q.round_odd), q.total_odd),
       q.unbias_odd);
-  even = _mm256_blendv_epi8(even, lo, _mm256_cmpgt_epi64(lo, even));
-  even = _mm256_blendv_epi8(even, hi, _mm256_cmpgt_epi64(even, hi));
-  odd = _mm256_blendv_epi8(odd, lo, _mm256_cmpgt_epi64(lo, odd));
-  odd = _mm256_blendv_epi8(odd, hi, _mm256_cmpgt_epi64(odd, hi));
+  even = _mm256_blendv_epi8(even, c.lo64, _mm256_cmpgt_epi64(c.lo64, even));
+  even = _mm256_blendv_epi8(even, c.hi64, _mm256_cmpgt_epi64(even, c.hi64));
+  odd = _mm256_blendv_epi8(odd, c.lo64, _mm256_cmpgt_epi64(c.lo64, odd));
+  odd = _mm256_blendv_epi8(odd, c.hi64, _mm256_cmpgt_epi64(odd, c.hi64));
   // Both fit in the low dword of their qword now: move the odd results up.
   return _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xaa);
 }

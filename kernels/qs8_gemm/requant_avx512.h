@@ -106,28 +106,37 @@ static inline Qs8RequantZmm Qs8RequantZmmLoad(const int32_t* multiplier,
                            _mm512_loadu_si512(shift));
 }
 
+// The high-dword form of Qs8RequantizeZmm, for constants with
+// high_dword_only set: MultiplyByQuantizedMultiplier(acc) per lane, not
+// clamped (|r| < 2^30). High dwords of the products in lane order with one
+// shuffle: the odd products' already sit in the odd dwords; each even lane
+// takes the dword above it (vpshufd CDAB swaps the dwords of every qword).
+// Kernels that check the flag once per call use this directly.
+static inline __m512i Qs8RequantizeHighDwordZmm(__m512i acc,
+                                                const Qs8RequantZmm& q) {
+  const __m512i even = _mm512_mul_epi32(acc, q.multiplier);
+  const __m512i odd =
+      _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), q.multiplier_odd);
+  const __m512i high =
+      _mm512_mask_shuffle_epi32(odd, 0x5555, even, _MM_PERM_CDAB);
+  return _mm512_srav_epi32(_mm512_add_epi32(high, q.round32), q.shift32);
+}
+
 // MultiplyByQuantizedMultiplier(acc) per lane as int32, relative to the
 // zero point, NOT clamped on the high-dword path (|r| < 2^30 there) and
 // clamped to [lo, hi] on the 64-bit path (whose results may not fit int32).
-// Either way the caller finishes with Qs8PackZmm, whose saturating narrowing
-// plus the int8 clamp give exactly clamp(saturate_int32(r) + zp, min, max):
-// see Qs8PackZmm.
+// Either way the caller finishes with Qs8PackZmm (or Qs8NarrowZmm), whose
+// saturating narrowing plus the int8 clamp give exactly
+// clamp(saturate_int32(r) + zp, min, max): see Qs8NarrowZmm.
 static inline __m512i Qs8RequantizeZmm(__m512i acc, const Qs8RequantZmm& q,
                                        const Qs8ClampZmm& c) {
   // Empty asm: `acc` is read twice below; when it comes straight out of an
   // accumulation loop GCC 12 otherwise copies every accumulator register
   // twice per iteration of that loop (2 extra moves per vpdpbusd).
   __asm__("" : "+v"(acc));
+  if (q.high_dword_only) return Qs8RequantizeHighDwordZmm(acc, q);
   __m512i even = _mm512_mul_epi32(acc, q.multiplier);
   __m512i odd = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), q.multiplier_odd);
-  if (q.high_dword_only) {
-    // High dwords of the products in lane order with one shuffle: the odd
-    // products' already sit in the odd dwords; each even lane takes the
-    // dword above it (vpshufd CDAB swaps the dwords of every qword).
-    const __m512i high =
-        _mm512_mask_shuffle_epi32(odd, 0x5555, even, _MM_PERM_CDAB);
-    return _mm512_srav_epi32(_mm512_add_epi32(high, q.round32), q.shift32);
-  }
   // |acc * M| < 2^62 and the rounding term is at most 2^61: no overflow.
   even = _mm512_srav_epi64(_mm512_add_epi64(even, q.round_even), q.total_even);
   odd = _mm512_srav_epi64(_mm512_add_epi64(odd, q.round_odd), q.total_odd);
@@ -138,26 +147,32 @@ static inline __m512i Qs8RequantizeZmm(__m512i acc, const Qs8RequantZmm& q,
   return _mm512_mask_shuffle_epi32(even, 0xaaaa, odd, _MM_PERM_CDAB);
 }
 
-// Four vectors of 16 results of Qs8RequantizeZmm (channel blocks 0..3) as
-// 64 int8 in channel order, v0[0..15], v1[0..15], ...: zero point added and
-// clamped to [min8, max8]. Exact although only the last step clamps: the
-// saturations to int16 (packs), of the int16 zero-point add (adds) and to
-// int8 (packs) keep every value on the same side of [-128, 127] it was on
-// (|zp| <= 128 is far below 2^15 - 128), and [min, max] lies inside
-// [-128, 127], so clamp(sat8(sat16(sat16(r) + zp)), min, max) ==
+// Four vectors of 16 results of Qs8RequantizeZmm as 64 int8, zero point
+// added and clamped to [min8, max8], in the order the packs leave them:
+// 128-bit lane L holds v0[4L..4L+3], v1[4L..4L+3], v2[...], v3[...]. Exact
+// although only the last step clamps: the saturations to int16 (packs), of
+// the int16 zero-point add (adds) and to int8 (packs) keep every value on
+// the same side of [-128, 127] it was on (|zp| <= 128 is far below
+// 2^15 - 128), and [min, max] lies inside [-128, 127], so
+// clamp(sat8(sat16(sat16(r) + zp)), min, max) ==
 // clamp(saturate_int32(r) + zp, min, max). Two int8 clamps per 64 outputs
 // instead of two int32 ones per 16.
-static inline __m512i Qs8PackZmm(__m512i v0, __m512i v1, __m512i v2, __m512i v3,
-                                 const Qs8OutZmm& o) {
+static inline __m512i Qs8NarrowZmm(__m512i v0, __m512i v1, __m512i v2,
+                                   __m512i v3, const Qs8OutZmm& o) {
   const __m512i p01 = _mm512_adds_epi16(_mm512_packs_epi32(v0, v1), o.zp16);
   const __m512i p23 = _mm512_adds_epi16(_mm512_packs_epi32(v2, v3), o.zp16);
-  // Dword 4 * lane + j now holds channels 4 * lane .. + 3 of block j; the
-  // permutation transposes that back to dword 4 * j + lane.
   const __m512i b = _mm512_packs_epi16(p01, p23);
+  return _mm512_min_epi8(_mm512_max_epi8(b, o.min8), o.max8);
+}
+
+// The same as 64 int8 in channel order, v0[0..15], v1[0..15], ... (channel
+// blocks 0..3): Qs8NarrowZmm, then a permutation that transposes dword
+// 4 * lane + j (channels 4 * lane .. + 3 of block j) back to 4 * j + lane.
+static inline __m512i Qs8PackZmm(__m512i v0, __m512i v1, __m512i v2, __m512i v3,
+                                 const Qs8OutZmm& o) {
   const __m512i idx =
       _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-  const __m512i r = _mm512_permutexvar_epi32(idx, b);
-  return _mm512_min_epi8(_mm512_max_epi8(r, o.min8), o.max8);
+  return _mm512_permutexvar_epi32(idx, Qs8NarrowZmm(v0, v1, v2, v3, o));
 }
 
 }  // namespace kiln
