@@ -356,6 +356,27 @@ TEST(OnnxExportTest, FeatureModelMatchesTheFloatInterpreter) {
   ExpectSameOutputs(FeatureModel(9), 5, 10);
 }
 
+// A wide path beside the deep one: fc3's logits plus an FC of the input.
+TEST(OnnxExportTest, AddLayerBecomesAnAddNode) {
+  FloatModel m = FeatureModel(11);
+  std::mt19937 rng(12);
+  m.layers.push_back(Fc("wide", -1, 3, 7, &rng));
+  FloatLayer sum;
+  sum.kind = LayerKind::kAdd;
+  sum.name = "sum";
+  sum.input = 2;
+  sum.input2 = 3;
+  sum.activation = Activation::kRelu;
+  m.layers.push_back(sum);
+  m.heads[0].layer = 4;
+  const onnx::ModelProto p = ExportAndParse(m);
+  int adds = 0;
+  for (const onnx::NodeProto& n : p.graph().node())
+    adds += n.op_type() == "Add";
+  EXPECT_EQ(adds, 1);
+  ExpectSameOutputs(m, 6, 13);
+}
+
 // A uint8 feature model: x = raw * input_scale_real, [batch, D].
 TEST(OnnxExportTest, Uint8FeatureModelTakesScaledValues) {
   FloatModel m = FeatureModel(3);

@@ -235,6 +235,15 @@ inline std::map<std::string, Tensor> Evaluate(
       y = Gemm(n, *x, *in(n, 1), in(n, 2));
     } else if (op == "Identity") {
       y = *x;
+    } else if (op == "Add") {
+      // Same shapes only: the exporter never broadcasts.
+      const Tensor* x2 = in(n, 1);
+      if (!x2 || x2->dims != x->dims) {
+        ADD_FAILURE() << "Add of differently shaped tensors";
+        return t;
+      }
+      y = *x;
+      for (size_t i = 0; i < y.data.size(); ++i) y.data[i] += x2->data[i];
     } else {
       ADD_FAILURE() << "the test evaluator does not know " << op;
       return t;

@@ -133,6 +133,29 @@ FloatModel SmallMlp(uint32_t seed) {
   return m;
 }
 
+// SmallMlp plus a wide path: FC straight from the input to 3 logits, added
+// to the deep logits; the head reads the sum.
+FloatModel WideAndDeepMlp(uint32_t seed) {
+  FloatModel m = SmallMlp(seed);
+  std::mt19937 rng(seed + 1000);
+  FloatLayer wide;
+  wide.kind = LayerKind::kFullyConnected;
+  wide.name = "wide";
+  wide.input = -1;
+  wide.weight_shape = {3, 6};
+  wide.weights = Random(&rng, 18, 0.8f);
+  wide.bias = Random(&rng, 3, 0.1f);
+  m.layers.push_back(wide);
+  FloatLayer sum;
+  sum.kind = LayerKind::kAdd;
+  sum.name = "sum";
+  sum.input = 1;
+  sum.input2 = 2;
+  m.layers.push_back(sum);
+  m.heads[0].layer = 3;
+  return m;
+}
+
 std::vector<uint8_t> RandomPixels(uint32_t seed, size_t n) {
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int> d(0, 255);
@@ -234,6 +257,72 @@ TEST(QuantizeModel, MlpFloatInputMatchesFloatInterpreter) {
   ExpectMatchesFloat(m, clipped.data(), 100, 4.0);
 }
 
+TEST(QuantizeModel, AddOfTwoPathsMatchesFloatInterpreter) {
+  FloatModel m = WideAndDeepMlp(11);
+  const std::vector<float> calib = RandomFeatures(12, 200 * 6);
+  Calibrate(&m, calib.data(), 200);
+  std::vector<float> test = RandomFeatures(13, 100 * 6);
+  for (float& v : test) v = std::min(std::max(v, m.input.min), m.input.max);
+  // Both summands carry their own quantization error, measured in steps
+  // of the (narrower) sum.
+  ExpectMatchesFloat(m, test.data(), 100, 12.0);
+
+  // The float sum is the sum of its summands.
+  FloatInterpreter interp;
+  std::string error;
+  ASSERT_TRUE(interp.Init(m, &error)) << error;
+  std::vector<std::vector<float>> out;
+  interp.Run(test.data(), &out);
+  for (size_t c = 0; c < 3; ++c)
+    EXPECT_FLOAT_EQ(out[3][c], out[1][c] + out[2][c]);
+
+  // The int8 sum is the sum of the int8 summands, to within one step.
+  QuantizeOptions o;
+  o.expose_layer_outputs = true;
+  QuantizedLayout layout;
+  ModelBuilder b;
+  ASSERT_TRUE(BuildKilnModel(m, o, &b, &layout, &error)) << error;
+  std::vector<uint8_t> bytes;
+  ASSERT_TRUE(QuantizeModelToBytes(m, o, &bytes, &error)) << error;
+  KilnRunner runner;
+  ASSERT_TRUE(runner.Load(bytes, 16, &error)) << error;
+  std::vector<std::vector<uint8_t>> q;
+  ASSERT_TRUE(runner.Run(test.data(), 100, &q, nullptr, &error)) << error;
+  auto deq = [&](int layer, size_t e) {
+    const kiln_tensor_info t = runner.output_info(layout.layer_output[layer]);
+    const int8_t v = static_cast<int8_t>(q[layout.layer_output[layer]][e]);
+    return t.scale * (double(v) - t.zero_point);
+  };
+  const double step = runner.output_info(layout.layer_output[3]).scale;
+  double worst = 0;
+  size_t saturated = 0;
+  for (size_t e = 0; e < 300; ++e) {
+    // A test item may sum past the calibrated range: the sum clamps there.
+    const int8_t raw = static_cast<int8_t>(q[layout.layer_output[3]][e]);
+    if (raw == 127 || raw == -128) {
+      ++saturated;
+      continue;
+    }
+    worst = std::max(worst, fabs(deq(3, e) - deq(1, e) - deq(2, e)) / step);
+  }
+  EXPECT_LT(saturated, 10u);
+  EXPECT_LE(worst, 1.0);
+
+  // A summand may be the model input itself.
+  FloatModel self = SmallMlp(11);
+  FloatLayer twice;
+  twice.kind = LayerKind::kAdd;
+  twice.name = "twice";
+  twice.input = -1;
+  twice.input2 = -1;
+  self.layers.insert(self.layers.begin(), twice);
+  self.layers[1].input = 0;
+  self.layers[2].input = 1;
+  self.heads[0].layer = 2;
+  Calibrate(&self, calib.data(), 200);
+  ExpectMatchesFloat(self, test.data(), 100, 5.0);
+}
+
 TEST(QuantizeModel, GraphShapeMetadataAndDeterminism) {
   FloatModel m = SmallCnn(1);
   const std::vector<uint8_t> calib = RandomPixels(2, 16 * 128);
@@ -298,7 +387,20 @@ TEST(QuantizeModel, RejectsInconsistentModels) {
   m.layers[4].weights.pop_back();
   EXPECT_FALSE(BuildKilnModel(m, QuantizeOptions(), &b, &error));
   m = SmallCnn(1);
-  m.heads[0].layer = 2;  // not an FC layer
+  m.heads[0].layer = 2;  // [H, W, C], not logits [classes]
+  EXPECT_FALSE(BuildKilnModel(m, QuantizeOptions(), &b, &error));
+  EXPECT_NE(error.find("logits"), std::string::npos) << error;
+
+  m = WideAndDeepMlp(1);
+  m.layers[3].input2 = 0;  // [16] + [3]
+  EXPECT_FALSE(BuildKilnModel(m, QuantizeOptions(), &b, &error));
+  EXPECT_NE(error.find("differ in shape"), std::string::npos) << error;
+  m = WideAndDeepMlp(1);
+  m.layers[3].input2 = 3;  // itself
+  EXPECT_FALSE(BuildKilnModel(m, QuantizeOptions(), &b, &error));
+  EXPECT_NE(error.find("input2"), std::string::npos) << error;
+  m = WideAndDeepMlp(1);
+  m.layers[3].input2 = -2;
   EXPECT_FALSE(BuildKilnModel(m, QuantizeOptions(), &b, &error));
 }
 

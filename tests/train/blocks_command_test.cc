@@ -9,10 +9,35 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/train/kiln_exe_util.h"
+#include "toolchain/model_def.h"
+#include "toolchain/model_reader.h"
 
 namespace kiln {
 namespace train {
 namespace {
+
+// The operator that writes head `name`'s logits, or null.
+const OperatorDef* HeadProducer(const ModelDef& m, const std::string& name) {
+  for (const HeadDef& h : m.heads) {
+    if (h.name != name) continue;
+    for (const OperatorDef& op : m.operators)
+      for (uint32_t t : op.outputs)
+        if (t == h.tensor) return &op;
+  }
+  return nullptr;
+}
+
+ModelDef Parse(const std::string& bytes) {
+  // ParseModel wants 16-byte alignment: copy into aligned storage.
+  std::vector<uint64_t> aligned((bytes.size() + 15) / 8 + 2);
+  uint8_t* p = reinterpret_cast<uint8_t*>(aligned.data());
+  p += (16 - reinterpret_cast<uintptr_t>(p) % 16) % 16;
+  std::copy(bytes.begin(), bytes.end(), p);
+  ModelDef m;
+  std::string error;
+  EXPECT_TRUE(ParseModel(p, bytes.size(), &m, &error)) << error;
+  return m;
+}
 
 bool PhotosInstalled() {
   return access("/usr/lib/python3/dist-packages/skimage/data/chelsea.png",
@@ -66,6 +91,31 @@ TEST(BlocksCommandTest, TrainsCompilesAndReportsOnAHeldOutPhotograph) {
   KilnRun second = Kiln(dir, again);
   ASSERT_EQ(second.code, 0) << second.err;
   EXPECT_EQ(ReadFile(dir.Path("run2/model.kiln")), model);
+
+  // The predictor logits are the deep head plus the energy skip: an Add of
+  // two fully connected outputs, one of them reading the input features.
+  EXPECT_TRUE(report["energy_skip"].get<bool>());
+  const ModelDef with_skip = Parse(model);
+  const OperatorDef* sum = HeadProducer(with_skip, "predictor");
+  ASSERT_NE(sum, nullptr);
+  EXPECT_EQ(sum->kind, OpKind::kAdd);
+  EXPECT_EQ(sum->name, "predictor/sum");
+  const OperatorDef* scan = HeadProducer(with_skip, "scan");
+  ASSERT_NE(scan, nullptr);
+  EXPECT_EQ(scan->kind, OpKind::kFullyConnected);
+
+  // Without it the predictor head is a plain fully connected layer.
+  again[2] = "run3";
+  again.push_back("--no-energy-skip");
+  KilnRun third = Kiln(dir, again);
+  ASSERT_EQ(third.code, 0) << third.err;
+  const ModelDef plain = Parse(ReadFile(dir.Path("run3/model.kiln")));
+  const OperatorDef* logits = HeadProducer(plain, "predictor");
+  ASSERT_NE(logits, nullptr);
+  EXPECT_EQ(logits->kind, OpKind::kFullyConnected);
+  EXPECT_FALSE(nlohmann::json::parse(
+                   ReadFile(dir.Path("run3/report.json")))["energy_skip"]
+                   .get<bool>());
 }
 
 TEST(BlocksCommandTest, BadFlagsAreUsageErrors) {
@@ -77,6 +127,8 @@ TEST(BlocksCommandTest, BadFlagsAreUsageErrors) {
   EXPECT_EQ(Kiln(dir, {"blocks", "--out", "x", "--max-increase", "-1"}).code,
             2);
   EXPECT_EQ(Kiln(dir, {"blocks", "--out", "x", "--bogus"}).code, 2);
+  for (const char* v : {"0", "x", "-1"})
+    EXPECT_EQ(Kiln(dir, {"blocks", "--out", "x", "--seed", v}).code, 2) << v;
   for (const char* v : {"0", "97", "some"})
     EXPECT_EQ(Kiln(dir, {"blocks", "--out", "x", "--predictor-target", v}).code,
               2)

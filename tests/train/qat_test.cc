@@ -522,6 +522,21 @@ TEST_F(QatTest, RejectsBadInputs) {
   std::vector<std::vector<int8_t>> logits;
   EXPECT_FALSE(QatForward(broken, digits_->u8.data(), 4, &logits, &error));
   EXPECT_NE(error.find("not valid"), std::string::npos) << error;
+
+  // An add layer (a wide path beside the deep one) is refused by name.
+  FloatModel wide = r.model;
+  FloatLayer twice;
+  twice.kind = LayerKind::kAdd;
+  twice.name = "twice";
+  twice.input = static_cast<int32_t>(wide.layers.size()) - 1;
+  twice.input2 = twice.input;
+  twice.output = wide.layers.back().output;
+  twice.output.min *= 2;
+  twice.output.max *= 2;
+  wide.layers.push_back(twice);
+  wide.heads[0].layer = twice.input + 1;
+  EXPECT_FALSE(QatForward(wide, digits_->u8.data(), 4, &logits, &error));
+  EXPECT_NE(error.find("'twice' is an add"), std::string::npos) << error;
 }
 
 // Float top-1 accuracy of head 0 (FloatInterpreter) on `which`.

@@ -115,6 +115,9 @@ Tensor RunLayer(const FloatLayer& L, const Tensor& in) {
       }
       break;
     }
+    case LayerKind::kAdd:
+      ADD_FAILURE() << "the trainer's graphs have no add layers";
+      break;
   }
   if (L.activation == Activation::kRelu)
     for (float& x : out.v) x = std::max(0.0f, x);

@@ -235,7 +235,9 @@ std::string LayerLabel(const FloatModel& model, size_t l) {
 
 // Refuses what the exporter cannot write faithfully (beyond what
 // InferLayerShapes checks).
-bool CheckExportable(const FloatModel& model, std::string* error) {
+bool CheckExportable(const FloatModel& model,
+                     const std::vector<std::vector<int32_t>>& shapes,
+                     std::string* error) {
   if (model.uint8_input && !(std::isfinite(model.input_scale_real) &&
                              model.input_scale_real > 0.0f)) {
     *error = "input_scale_real must be positive and finite";
@@ -290,8 +292,7 @@ bool CheckExportable(const FloatModel& model, std::string* error) {
       *error = "two heads are named '" + head.name + "'";
       return false;
     }
-    const size_t classes =
-        static_cast<size_t>(model.layers[head.layer].weight_shape[0]);
+    const size_t classes = static_cast<size_t>(shapes[head.layer][0]);
     if (!head.labels.empty() && head.labels.size() != classes) {
       *error = "head '" + head.name + "' has " +
                std::to_string(head.labels.size()) + " labels for " +
@@ -419,7 +420,7 @@ bool Export(const FloatModel& model, const OnnxExportOptions& options,
             std::vector<uint8_t>* bytes, std::string* error) {
   std::vector<std::vector<int32_t>> shapes;
   if (!train::InferLayerShapes(model, &shapes, error)) return false;
-  if (!CheckExportable(model, error)) return false;
+  if (!CheckExportable(model, shapes, error)) return false;
 
   onnx::ModelProto proto;
   proto.set_ir_version(kIrVersion);
@@ -523,6 +524,11 @@ bool Export(const FloatModel& model, const OnnxExportOptions& options,
         const std::string pooled = names.Fresh(out + "/pooled");
         w.Node("GlobalAveragePool", {in.name}, pooled);
         GraphWriter::Int(w.Node("Flatten", {pooled}, linear), "axis", 1);
+        break;
+      }
+      case LayerKind::kAdd: {
+        const Value& in2 = layer.input2 < 0 ? input : values[layer.input2];
+        w.Node("Add", {in.name, in2.name}, linear);
         break;
       }
     }

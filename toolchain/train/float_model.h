@@ -22,6 +22,7 @@ enum class LayerKind {
   kMaxPool2D,
   kAveragePool2D,
   kGlobalAveragePool,
+  kAdd,  // elementwise sum of `input` and `input2` (same shape)
 };
 
 // Observed range of a tensor on calibration data, already reduced by the
@@ -36,6 +37,8 @@ struct FloatLayer {
   std::string name;
   // Index of the layer whose output feeds this one; -1 = the model input.
   int32_t input = -1;
+  // kAdd only: the second summand, an earlier layer or -1 (the input).
+  int32_t input2 = -1;
   std::vector<float> weights;  // OHWI or [N, K]
   std::vector<int32_t> weight_shape;
   std::vector<float> bias;  // one per output channel
@@ -47,7 +50,7 @@ struct FloatLayer {
 
 struct FloatHead {
   std::string name;
-  int32_t layer = -1;  // a kFullyConnected layer producing the logits
+  int32_t layer = -1;  // the layer producing the logits: [classes]
   std::vector<std::string> labels;
   DecisionPolicy policy;  // set by fallback calibration (default: top-1)
 };

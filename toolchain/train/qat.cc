@@ -62,6 +62,13 @@ struct Plan {
 
 bool MakePlan(const FloatModel& model, Plan* plan, std::string* error) {
   *plan = Plan();
+  for (const FloatLayer& layer : model.layers) {
+    // The fake-quantized forward below mirrors the reference kernels of
+    // convolutions, fully connected layers and pools only.
+    if (layer.kind == LayerKind::kAdd)
+      return Fail(error, "qat: layer '" + layer.name +
+                             "' is an add, which QAT does not train through");
+  }
   ModelBuilder builder;
   QuantizedLayout layout;
   if (!BuildKilnModel(model, QuantizeOptions(), &builder, &layout, error)) {
@@ -477,6 +484,8 @@ std::vector<Value> Forward(const FloatModel& model, const Plan& plan,
         }
         break;
       }
+      case LayerKind::kAdd:
+        break;  // refused by MakePlan
     }
     out.push_back(std::move(y));
   }

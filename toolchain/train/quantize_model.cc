@@ -77,6 +77,8 @@ const char* LayerKindName(LayerKind kind) {
       return "average_pool2d";
     case LayerKind::kGlobalAveragePool:
       return "global_average_pool";
+    case LayerKind::kAdd:
+      return "add";
   }
   return "unknown";
 }
@@ -170,6 +172,20 @@ bool InferLayerShapes(const FloatModel& model,
           return Fail(error, who + ": input must be [H, W, C]");
         out = {in[2]};
         break;
+      case LayerKind::kAdd: {
+        if (layer.input2 < -1 || layer.input2 >= static_cast<int32_t>(l)) {
+          return Fail(error, who + ": input2 " + std::to_string(layer.input2) +
+                                 " is not an earlier layer");
+        }
+        const std::vector<int32_t>& in2 =
+            layer.input2 < 0 ? model.input_shape : (*shapes)[layer.input2];
+        if (in2 != in) {
+          return Fail(error, who + ": summands " + ShapeText(in) + " and " +
+                                 ShapeText(in2) + " differ in shape");
+        }
+        out = in;
+        break;
+      }
       default:
         return Fail(error, who + ": unknown layer kind");
     }
@@ -189,7 +205,8 @@ bool InferLayerShapes(const FloatModel& model,
         return Fail(error,
                     who + ": bias size " + std::to_string(layer.bias.size()));
       }
-    } else if (layer.activation != Activation::kNone) {
+    } else if (layer.kind != LayerKind::kAdd &&
+               layer.activation != Activation::kNone) {
       return Fail(error, who + ": pools take no activation");
     }
     shapes->push_back(out);
@@ -197,9 +214,9 @@ bool InferLayerShapes(const FloatModel& model,
   for (const FloatHead& head : model.heads) {
     if (head.layer < 0 ||
         head.layer >= static_cast<int32_t>(model.layers.size()) ||
-        model.layers[head.layer].kind != LayerKind::kFullyConnected) {
-      return Fail(error,
-                  "head '" + head.name + "' is not on a fully connected layer");
+        (*shapes)[head.layer].size() != 1) {
+      return Fail(error, "head '" + head.name +
+                             "' is not on a layer of logits [classes]");
     }
   }
   return true;
@@ -267,7 +284,8 @@ bool BuildKilnModel(const FloatModel& model, const QuantizeOptions& options,
     QuantParams q;
     if (layer.kind == LayerKind::kConv2D ||
         layer.kind == LayerKind::kFullyConnected ||
-        layer.kind == LayerKind::kGlobalAveragePool) {
+        layer.kind == LayerKind::kGlobalAveragePool ||
+        layer.kind == LayerKind::kAdd) {
       std::string why;
       if (!ActivationQuantParams(layer.output, layer.activation, &q, &why)) {
         return Fail(error, LayerLabel(model, l) + ": " + why);
@@ -295,6 +313,11 @@ bool BuildKilnModel(const FloatModel& model, const QuantizeOptions& options,
         break;
       case LayerKind::kGlobalAveragePool:
         t = b.GlobalAveragePool(src, q, layer.name);
+        break;
+      case LayerKind::kAdd:
+        t = b.Add(src,
+                  layer.input2 < 0 ? x : layout->layer_tensor[layer.input2], q,
+                  layer.activation, layer.name);
         break;
     }
     if (!b.ok()) return Fail(error, b.error());
@@ -460,6 +483,13 @@ void FloatInterpreter::Run(const float* x,
           for (int32_t p = 0; p < H * W; ++p) acc += in[size_t(p) * C + c];
           out[c] = static_cast<float>(acc / (double(H) * double(W)));
         }
+        break;
+      }
+      case LayerKind::kAdd: {
+        const float* in2 =
+            layer.input2 < 0 ? x : (*outputs)[layer.input2].data();
+        for (size_t e = 0; e < out.size(); ++e)
+          out[e] = Activate(double(in[e]) + double(in2[e]), layer.activation);
         break;
       }
     }

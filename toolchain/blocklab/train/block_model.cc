@@ -45,6 +45,7 @@ struct BlockNetImpl : torch::nn::Module {
   BlockArch arch;
   ConvBn stem, dw, pw;                           // kWindow
   torch::nn::Linear fc1{nullptr}, fc2{nullptr};  // kFeatures
+  torch::nn::Linear skip{nullptr};               // kFeatures with energy_skip
   std::vector<torch::nn::Linear> hidden, logits;
 
   BlockNetImpl(const BlockNetConfig& c, BlockArch a, int64_t dim) : arch(a) {
@@ -59,6 +60,16 @@ struct BlockNetImpl : torch::nn::Module {
       fc1 = register_module("fc1", torch::nn::Linear(dim, c.trunk1));
       fc2 = register_module("fc2", torch::nn::Linear(c.trunk1, c.trunk2));
       trunk = c.trunk2;
+      if (c.energy_skip) {
+        // Starts as the heuristic: logit j = -(feature j), the predictor's
+        // relative log2 residual energy, so lower energy ranks first.
+        skip = register_module("predictor_skip",
+                               torch::nn::Linear(dim, kPredictors));
+        torch::NoGradGuard no_grad;
+        skip->weight.zero_();
+        skip->bias.zero_();
+        for (int j = 0; j < kPredictors; ++j) skip->weight[j][j] = -1.0f;
+      }
     }
     for (int h = 0; h < kBlockHeads; ++h) {
       std::string name = kBlockHeadNames[h];
@@ -95,6 +106,7 @@ struct BlockNetImpl : torch::nn::Module {
     std::vector<torch::Tensor> out;
     for (int h = 0; h < kBlockHeads; ++h)
       out.push_back(logits[h]->forward(torch::relu(hidden[h]->forward(f))));
+    if (skip) out[kHeadPredictor] = out[kHeadPredictor] + skip->forward(x);
     return out;
   }
 };
@@ -196,7 +208,8 @@ bool Export(BlockNetImpl& net, const BlockInputs& in,
     for (int i = 0; i < 3; ++i) folded[i] = Fold(*convs[i]);
 
   const size_t trunk_layers = window ? 4 : 2;
-  const size_t layers = trunk_layers + 2 * kBlockHeads;
+  const bool skip = !net.skip.is_empty();
+  const size_t layers = trunk_layers + 2 * kBlockHeads + (skip ? 2 : 0);
   train::CalibrationParams cal;
   train::RangeObserver input_obs(cal);
   std::vector<train::RangeObserver> obs(layers, train::RangeObserver(cal));
@@ -206,6 +219,7 @@ bool Export(BlockNetImpl& net, const BlockInputs& in,
         calib.begin() +
             static_cast<std::ptrdiff_t>(std::min(calib.size(), s + 512)));
     torch::Tensor x = Inputs(in, idx);
+    const torch::Tensor input = x;
     Observe(&input_obs, x);
     std::vector<torch::Tensor> y;
     if (window) {
@@ -225,7 +239,21 @@ bool Export(BlockNetImpl& net, const BlockInputs& in,
     for (int h = 0; h < kBlockHeads; ++h) {
       torch::Tensor a = torch::relu(net.hidden[h]->forward(x));
       y.push_back(a);
-      y.push_back(net.logits[h]->forward(a));
+      // A head's logits only rank its options, and no search tries more
+      // than its first kBlockHeadRanked: their ranges come from those
+      // (per block, the top ones), so a hopeless option saturates at the
+      // bottom instead of spending int8 steps the ranking needs.
+      const torch::Tensor deep = net.logits[h]->forward(a);
+      const int64_t k = kBlockHeadRanked[h];
+      if (skip && h == kHeadPredictor) {
+        const torch::Tensor wide = net.skip->forward(input);
+        const torch::Tensor top = std::get<1>((deep + wide).topk(k, 1));
+        y.push_back(deep.gather(1, top));
+        y.push_back(wide.gather(1, top));
+        y.push_back(y[y.size() - 2] + y.back());
+      } else {
+        y.push_back(std::get<0>(deep.topk(k, 1)));
+      }
     }
     for (size_t l = 0; l < layers; ++l) Observe(&obs[l], y[l]);
   }
@@ -272,6 +300,17 @@ bool Export(BlockNetImpl& net, const BlockInputs& in,
     model->layers.push_back(
         LinearLayer(net.logits[h], name + "/logits",
                     static_cast<int32_t>(model->layers.size()) - 1, false));
+    if (skip && h == kHeadPredictor) {
+      const int32_t deep = static_cast<int32_t>(model->layers.size()) - 1;
+      model->layers.push_back(
+          LinearLayer(net.skip, name + "/energy_skip", -1, false));
+      train::FloatLayer sum;
+      sum.kind = train::LayerKind::kAdd;
+      sum.name = name + "/sum";
+      sum.input = deep;
+      sum.input2 = deep + 1;
+      model->layers.push_back(sum);
+    }
     train::FloatHead head;
     head.name = name;
     head.layer = static_cast<int32_t>(model->layers.size()) - 1;

@@ -6,7 +6,8 @@
 //
 //  - kFeatures (the default): the block's cheap pixel statistics
 //    (block_features.h, 124 floats) -> FC 128 -> FC 64 (shared trunk, ReLU)
-//    -> per head FC 32 + ReLU -> logits.
+//    -> per head FC 32 + ReLU -> logits; the predictor head adds a linear
+//    map of the features (energy_skip below).
 //  - kWindow: the raw 9x10x3 window -> conv3x3 (valid) -> depthwise 3x3 ->
 //    pointwise 1x1 (BatchNorm + ReLU each) -> global average pool -> per
 //    head FC 32 + ReLU -> logits. Kept for comparison: on the same data it
@@ -41,6 +42,9 @@ constexpr int kBlockHeads = 4;
 extern const char* const kBlockHeadNames[kBlockHeads];
 constexpr int kBlockHeadClasses[kBlockHeads] = {kPredictors, kFilters, kScans,
                                                 kInterleaves};
+// The most options of each head that a guided search tries (the top-k
+// grids of blocks_command.cc; a compiled filter head names at most 16).
+constexpr int kBlockHeadRanked[kBlockHeads] = {4, 16, kScans, kInterleaves};
 // Per-option minimum bits of head h for one block (filter: by FilterIndex).
 const uint32_t* HeadBits(const BlockLabels& labels, int head);
 
@@ -63,6 +67,11 @@ struct BlockNetConfig {
   int32_t channels = 48;              // pointwise output
   int32_t trunk1 = 128, trunk2 = 64;  // kFeatures
   int32_t head_hidden = 32;
+  // kFeatures: the predictor logits also get a linear map of the input
+  // (a wide path beside the deep one), initialised to minus the relative
+  // residual energies, so training starts from the energy heuristic's
+  // ranking and learns corrections to it.
+  bool energy_skip = true;
   int32_t epochs = 40;
   int32_t batch = 256;
   double lr = 3e-3;

@@ -57,6 +57,10 @@ const char kBlocksUsage[] =
     "                       predictor's N lowest-energy filters, as the\n"
     "                       guided search tries it (default 4), or all\n"
     "                       (the exhaustive per-option minimum)\n"
+    "  --no-energy-skip     features: no linear path from the residual\n"
+    "                       energies to the predictor logits\n"
+    "  --seed N             training seed (default 1): initialisation and\n"
+    "                       shuffles\n"
     "  --threads N          threads for labelling and training (default 2)\n"
     "  --fallback S         what a flagged block searches: exhaustive (all\n"
     "                       12,288 tuples, default) or pruned (the codec's\n"
@@ -106,6 +110,8 @@ struct Options {
   BlockArch arch = BlockArch::kFeatures;
   int32_t epochs = 40, threads = 2;
   double temperature = 2.0;
+  bool energy_skip = true;
+  uint64_t seed = 1;
   int32_t predictor_target_filters = 4;  // 0: the exhaustive minimum
   double max_increase = 0.002;
   bool exhaustive_fallback = true;
@@ -312,6 +318,8 @@ int Run(const Options& o) {
   config.epochs = o.epochs;
   config.threads = o.threads;
   config.temperature_bits = o.temperature;
+  config.energy_skip = o.energy_skip;
+  config.seed = o.seed;
   train::FloatModel float_model;
   BlockTrainMetrics metrics;
   if (!TrainBlockModel(dataset, inputs, train_idx, valid_idx, config,
@@ -394,6 +402,8 @@ int Run(const Options& o) {
                 " lowest-energy filters"
           : std::string("exhaustive per-option minimum");
   report["temperature_bits"] = o.temperature;
+  report["energy_skip"] = features && o.energy_skip;
+  report["seed"] = o.seed;
   report["training"] = {{"epochs", metrics.epochs},
                         {"best_epoch", metrics.best_epoch},
                         {"seconds", metrics.seconds},
@@ -639,6 +649,10 @@ int RunBlocks(const Args& args) {
       } else {
         return Usage("bad --predictor-target '" + v + "' (1-96 or all)");
       }
+    } else if (!missing && flag("--seed")) {
+      if (!ParseCount(v, UINT32_MAX, &n))
+        return Usage("bad --seed '" + v + "'");
+      o.seed = n;
     } else if (!missing && flag("--epochs")) {
       if (!ParseCount(v, 1000, &n)) return Usage("bad --epochs '" + v + "'");
       o.epochs = static_cast<int32_t>(n);
@@ -655,6 +669,8 @@ int RunBlocks(const Args& args) {
       return Usage(args[i] + " needs a value");
     } else if (args[i] == "--quiet") {
       o.quiet = true;
+    } else if (args[i] == "--no-energy-skip") {
+      o.energy_skip = false;
     } else {
       return Usage("unknown argument '" + args[i] + "'");
     }
