@@ -1107,6 +1107,48 @@ TEST(OnnxLoweringTest, MalformedBytesFailCleanly) {
   }
 }
 
+// kiln_fuzz_onnx_import found that libonnx 1.12's shape inference crashes
+// when a graph output redeclares the graph input with another rank (the
+// Conv then reads that rank): outputs must be computed by nodes, and a
+// declared output shape is checked against what the graph computes.
+TEST(OnnxLoweringTest, GraphOutputsAreComputedAsDeclared) {
+  // Serialized as they are: TestModel::Bytes() runs libonnx's inference,
+  // which these graphs crash.
+  auto raw_error = [](TestModel m) {
+    std::string bytes;
+    m.model().SerializeToString(&bytes);
+    ImportedGraph g;
+    std::string error;
+    EXPECT_FALSE(ImportOnnxBytes(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                 bytes.size(), &g, &error));
+    return error;
+  };
+  TestModel input_as_output = testing::FlattenFc();
+  input_as_output.model().mutable_graph()->clear_output();
+  input_as_output.Output("x", onnx::TensorProto::FLOAT, {-1, 2});
+  std::string error = raw_error(input_as_output);
+  EXPECT_NE(error.find("graph output 'x' is a graph input"), std::string::npos)
+      << error;
+
+  TestModel initializer_as_output = testing::FlattenFc();
+  initializer_as_output.model().mutable_graph()->clear_output();
+  initializer_as_output.Output("y", onnx::TensorProto::FLOAT, {-1, 2});
+  initializer_as_output.Output("w", onnx::TensorProto::FLOAT, {2, 2});
+  error = raw_error(initializer_as_output);
+  EXPECT_NE(error.find("graph output 'w' is a graph"), std::string::npos)
+      << error;
+
+  TestModel wrong = testing::FlattenFc();
+  wrong.model().mutable_graph()->clear_output();
+  wrong.Output("y", onnx::TensorProto::FLOAT, {-1, 2, 1, 1});
+  EXPECT_IMPORT_ERROR(wrong, "graph output 'y' is declared with a shape");
+
+  TestModel right = testing::FlattenFc();
+  right.model().mutable_graph()->clear_output();
+  right.Output("y", onnx::TensorProto::FLOAT, {-1, 2});
+  MustImport(right);
+}
+
 TEST(OnnxLoweringTest, InitializerSizeMismatchAndHugeDims) {
   TestModel m = testing::FlattenFc();
   m.model().mutable_graph()->mutable_initializer(0)->add_float_data(1.0f);

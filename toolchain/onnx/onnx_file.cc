@@ -127,6 +127,37 @@ bool CheckGraphInput(const onnx::GraphProto& graph, std::string* error) {
 // Every node input must exist before the node: the graph input, an
 // initializer or an earlier node's output. (The checker says so too, but
 // without naming the node.)
+// Every graph output must be computed by a node. libonnx 1.12's inference
+// lets an output's declared type replace the type of a graph input or an
+// initializer of the same name, and a Conv reading that name with a rank
+// it does not expect then reads out of bounds.
+bool CheckOutputsAreComputed(const onnx::GraphProto& graph,
+                             std::string* error) {
+  std::set<std::string> given;
+  for (const auto& in : graph.input()) given.insert(in.name());
+  for (const auto& init : graph.initializer()) given.insert(init.name());
+  for (const auto& out : graph.output()) {
+    if (given.count(out.name())) {
+      *error = "graph output '" + out.name() +
+               "' is a graph input or initializer, not computed by a node";
+      return false;
+    }
+  }
+  return true;
+}
+
+// Dims of a declared shape, -1 where unknown; empty when there is none.
+std::vector<int64_t> DeclaredDims(const onnx::ValueInfoProto& info,
+                                  bool* has_shape) {
+  std::vector<int64_t> dims;
+  *has_shape =
+      info.type().has_tensor_type() && info.type().tensor_type().has_shape();
+  if (!*has_shape) return dims;
+  for (const auto& d : info.type().tensor_type().shape().dim())
+    dims.push_back(d.has_dim_value() ? d.dim_value() : -1);
+  return dims;
+}
+
 bool CheckTopologicalOrder(const onnx::GraphProto& graph, std::string* error) {
   std::set<std::string> known;
   for (const auto& in : graph.input()) known.insert(in.name());
@@ -213,6 +244,7 @@ bool ValidateOnnxModel(onnx::ModelProto* model, std::string* error) {
   for (const auto& info : graph.value_info())
     if (!CheckShape(info, error)) return false;
   if (!CheckGraphInput(graph, error)) return false;
+  if (!CheckOutputsAreComputed(graph, error)) return false;
   if (!CheckTopologicalOrder(graph, error)) return false;
 
   try {
@@ -231,6 +263,17 @@ bool InferOnnxShapes(onnx::ModelProto* model, std::string* error) {
   // Declared intermediate shapes are not trusted (the lowering computed its
   // own): inference starts from the graph input alone.
   model->mutable_graph()->clear_value_info();
+  // Declared output shapes do not seed it either (they would override what
+  // the nodes compute before it is checked): they are compared afterwards.
+  std::vector<std::vector<int64_t>> declared;
+  std::vector<bool> has_declared;
+  for (auto& out : *model->mutable_graph()->mutable_output()) {
+    bool has = false;
+    declared.push_back(DeclaredDims(out, &has));
+    has_declared.push_back(has);
+    if (out.type().has_tensor_type())
+      out.mutable_type()->mutable_tensor_type()->clear_shape();
+  }
   try {
     // Strict: a node whose shapes cannot be inferred is an error.
     onnx::ShapeInferenceOptions options(/*check_type=*/true,
@@ -247,8 +290,22 @@ bool InferOnnxShapes(onnx::ModelProto* model, std::string* error) {
   }
   for (const auto& info : model->graph().value_info())
     if (!CheckShape(info, error)) return false;
-  for (const auto& info : model->graph().output())
+  for (int i = 0; i < model->graph().output_size(); ++i) {
+    const onnx::ValueInfoProto& info = model->graph().output(i);
     if (!CheckShape(info, error)) return false;
+    bool has = false;
+    const std::vector<int64_t> got = DeclaredDims(info, &has);
+    const std::vector<int64_t>& want = declared[static_cast<size_t>(i)];
+    if (!has_declared[static_cast<size_t>(i)] || !has) continue;
+    bool same = got.size() == want.size();
+    for (size_t d = 0; same && d < got.size(); ++d)
+      same = got[d] < 0 || want[d] < 0 || got[d] == want[d];
+    if (!same) {
+      *error = "graph output '" + info.name() +
+               "' is declared with a shape the graph does not compute";
+      return false;
+    }
+  }
   return true;
 }
 
