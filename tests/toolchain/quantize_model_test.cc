@@ -283,7 +283,7 @@ TEST(QuantizeModel, AddOfTwoPathsMatchesFloatInterpreter) {
   ModelBuilder b;
   ASSERT_TRUE(BuildKilnModel(m, o, &b, &layout, &error)) << error;
   std::vector<uint8_t> bytes;
-  ASSERT_TRUE(QuantizeModelToBytes(m, o, &bytes, &error)) << error;
+  ASSERT_TRUE(b.Build(&bytes, &error)) << error;
   KilnRunner runner;
   ASSERT_TRUE(runner.Load(bytes, 16, &error)) << error;
   std::vector<std::vector<uint8_t>> q;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/train/kiln_exe_util.h"
+#include "toolchain/aligned_bytes.h"
 #include "toolchain/model_def.h"
 #include "toolchain/model_reader.h"
 
@@ -28,14 +29,10 @@ const OperatorDef* HeadProducer(const ModelDef& m, const std::string& name) {
 }
 
 ModelDef Parse(const std::string& bytes) {
-  // ParseModel wants 16-byte alignment: copy into aligned storage.
-  std::vector<uint64_t> aligned((bytes.size() + 15) / 8 + 2);
-  uint8_t* p = reinterpret_cast<uint8_t*>(aligned.data());
-  p += (16 - reinterpret_cast<uintptr_t>(p) % 16) % 16;
-  std::copy(bytes.begin(), bytes.end(), p);
+  const AlignedBytes aligned(std::vector<uint8_t>(bytes.begin(), bytes.end()));
   ModelDef m;
   std::string error;
-  EXPECT_TRUE(ParseModel(p, bytes.size(), &m, &error)) << error;
+  EXPECT_TRUE(ParseModel(aligned.data(), aligned.size(), &m, &error)) << error;
   return m;
 }
 

@@ -124,9 +124,6 @@ bool CheckGraphInput(const onnx::GraphProto& graph, std::string* error) {
   return CheckShape(*input, error);
 }
 
-// Every node input must exist before the node: the graph input, an
-// initializer or an earlier node's output. (The checker says so too, but
-// without naming the node.)
 // Every graph output must be computed by a node. libonnx 1.12's inference
 // lets an output's declared type replace the type of a graph input or an
 // initializer of the same name, and a Conv reading that name with a rank
@@ -146,18 +143,27 @@ bool CheckOutputsAreComputed(const onnx::GraphProto& graph,
   return true;
 }
 
-// Dims of a declared shape, -1 where unknown; empty when there is none.
-std::vector<int64_t> DeclaredDims(const onnx::ValueInfoProto& info,
-                                  bool* has_shape) {
-  std::vector<int64_t> dims;
-  *has_shape =
-      info.type().has_tensor_type() && info.type().tensor_type().has_shape();
-  if (!*has_shape) return dims;
-  for (const auto& d : info.type().tensor_type().shape().dim())
-    dims.push_back(d.has_dim_value() ? d.dim_value() : -1);
-  return dims;
+// Whether two declarations of one value can describe the same tensor: true
+// when either has no shape, else same rank and equal dims where both are
+// known.
+bool ShapesAgree(const onnx::ValueInfoProto& a, const onnx::ValueInfoProto& b) {
+  const auto& ta = a.type().tensor_type();
+  const auto& tb = b.type().tensor_type();
+  if (!ta.has_shape() || !tb.has_shape()) return true;
+  if (ta.shape().dim_size() != tb.shape().dim_size()) return false;
+  for (int i = 0; i < ta.shape().dim_size(); ++i) {
+    const auto& da = ta.shape().dim(i);
+    const auto& db = tb.shape().dim(i);
+    if (da.has_dim_value() && db.has_dim_value() &&
+        da.dim_value() != db.dim_value())
+      return false;
+  }
+  return true;
 }
 
+// Every node input must exist before the node: the graph input, an
+// initializer or an earlier node's output. (The checker says so too, but
+// without naming the node.)
 bool CheckTopologicalOrder(const onnx::GraphProto& graph, std::string* error) {
   std::set<std::string> known;
   for (const auto& in : graph.input()) known.insert(in.name());
@@ -265,15 +271,11 @@ bool InferOnnxShapes(onnx::ModelProto* model, std::string* error) {
   model->mutable_graph()->clear_value_info();
   // Declared output shapes do not seed it either (they would override what
   // the nodes compute before it is checked): they are compared afterwards.
-  std::vector<std::vector<int64_t>> declared;
-  std::vector<bool> has_declared;
-  for (auto& out : *model->mutable_graph()->mutable_output()) {
-    bool has = false;
-    declared.push_back(DeclaredDims(out, &has));
-    has_declared.push_back(has);
+  const std::vector<onnx::ValueInfoProto> declared(
+      model->graph().output().begin(), model->graph().output().end());
+  for (auto& out : *model->mutable_graph()->mutable_output())
     if (out.type().has_tensor_type())
       out.mutable_type()->mutable_tensor_type()->clear_shape();
-  }
   try {
     // Strict: a node whose shapes cannot be inferred is an error.
     onnx::ShapeInferenceOptions options(/*check_type=*/true,
@@ -293,14 +295,7 @@ bool InferOnnxShapes(onnx::ModelProto* model, std::string* error) {
   for (int i = 0; i < model->graph().output_size(); ++i) {
     const onnx::ValueInfoProto& info = model->graph().output(i);
     if (!CheckShape(info, error)) return false;
-    bool has = false;
-    const std::vector<int64_t> got = DeclaredDims(info, &has);
-    const std::vector<int64_t>& want = declared[static_cast<size_t>(i)];
-    if (!has_declared[static_cast<size_t>(i)] || !has) continue;
-    bool same = got.size() == want.size();
-    for (size_t d = 0; same && d < got.size(); ++d)
-      same = got[d] < 0 || want[d] < 0 || got[d] == want[d];
-    if (!same) {
+    if (!ShapesAgree(declared[static_cast<size_t>(i)], info)) {
       *error = "graph output '" + info.name() +
                "' is declared with a shape the graph does not compute";
       return false;

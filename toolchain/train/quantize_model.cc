@@ -119,12 +119,20 @@ bool InferLayerShapes(const FloatModel& model,
   for (size_t l = 0; l < model.layers.size(); ++l) {
     const FloatLayer& layer = model.layers[l];
     const std::string who = LayerLabel(model, l);
-    if (layer.input < -1 || layer.input >= static_cast<int32_t>(l)) {
-      return Fail(error, who + ": input " + std::to_string(layer.input) +
-                             " is not an earlier layer");
-    }
-    const std::vector<int32_t>& in =
-        layer.input < 0 ? model.input_shape : (*shapes)[layer.input];
+    // The shape of what `index` names (-1: the model input), which must be
+    // an earlier layer.
+    auto source = [&](const char* what, int32_t index,
+                      const std::vector<int32_t>** shape) {
+      if (index < -1 || index >= static_cast<int32_t>(l)) {
+        return Fail(error, who + ": " + what + " " + std::to_string(index) +
+                               " is not an earlier layer");
+      }
+      *shape = index < 0 ? &model.input_shape : &(*shapes)[index];
+      return true;
+    };
+    const std::vector<int32_t>* in_shape = nullptr;
+    if (!source("input", layer.input, &in_shape)) return false;
+    const std::vector<int32_t>& in = *in_shape;
     std::vector<int32_t> out;
     const std::vector<int32_t>& ws = layer.weight_shape;
     switch (layer.kind) {
@@ -173,15 +181,11 @@ bool InferLayerShapes(const FloatModel& model,
         out = {in[2]};
         break;
       case LayerKind::kAdd: {
-        if (layer.input2 < -1 || layer.input2 >= static_cast<int32_t>(l)) {
-          return Fail(error, who + ": input2 " + std::to_string(layer.input2) +
-                                 " is not an earlier layer");
-        }
-        const std::vector<int32_t>& in2 =
-            layer.input2 < 0 ? model.input_shape : (*shapes)[layer.input2];
-        if (in2 != in) {
+        const std::vector<int32_t>* in2 = nullptr;
+        if (!source("input2", layer.input2, &in2)) return false;
+        if (*in2 != in) {
           return Fail(error, who + ": summands " + ShapeText(in) + " and " +
-                                 ShapeText(in2) + " differ in shape");
+                                 ShapeText(*in2) + " differ in shape");
         }
         out = in;
         break;

@@ -247,10 +247,11 @@ bool Export(BlockNetImpl& net, const BlockInputs& in,
       const int64_t k = kBlockHeadRanked[h];
       if (skip && h == kHeadPredictor) {
         const torch::Tensor wide = net.skip->forward(input);
-        const torch::Tensor top = std::get<1>((deep + wide).topk(k, 1));
+        const torch::Tensor sum = deep + wide;
+        const torch::Tensor top = std::get<1>(sum.topk(k, 1));
         y.push_back(deep.gather(1, top));
         y.push_back(wide.gather(1, top));
-        y.push_back(y[y.size() - 2] + y.back());
+        y.push_back(sum.gather(1, top));
       } else {
         y.push_back(std::get<0>(deep.topk(k, 1)));
       }

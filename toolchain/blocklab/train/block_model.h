@@ -42,8 +42,9 @@ constexpr int kBlockHeads = 4;
 extern const char* const kBlockHeadNames[kBlockHeads];
 constexpr int kBlockHeadClasses[kBlockHeads] = {kPredictors, kFilters, kScans,
                                                 kInterleaves};
-// The most options of each head that a guided search tries (the top-k
-// grids of blocks_command.cc; a compiled filter head names at most 16).
+// The most options of each head that a guided search takes from it: the
+// top-k grids of blocks_command.cc are built from these, and a compiled
+// filter head names at most 16. Logit ranges are calibrated on them.
 constexpr int kBlockHeadRanked[kBlockHeads] = {4, 16, kScans, kInterleaves};
 // Per-option minimum bits of head h for one block (filter: by FilterIndex).
 const uint32_t* HeadBits(const BlockLabels& labels, int head);

@@ -329,7 +329,8 @@ int Run(const Options& o) {
       metrics.seconds, metrics.best_epoch);
 
   // ---- Stage 1: widest lists, no fallback, to score on valid ----
-  const int32_t wide_k[4] = {kPredictors, 16, kScans, kInterleaves};
+  const int32_t wide_k[4] = {kPredictors, kBlockHeadRanked[kHeadFilter], kScans,
+                             kInterleaves};
   const float no_threshold[4] = {0, 0, 0, 0};
   std::vector<uint8_t> wide_bytes;
   if (!Compile(float_model, wide_k, no_threshold, &wide_bytes, &error))
@@ -365,7 +366,8 @@ int Run(const Options& o) {
   }
   const std::vector<double> quantiles = {0,    0.005, 0.01, 0.02, 0.03, 0.05,
                                          0.08, 0.12,  0.2,  0.3,  0.5};
-  const std::vector<TopK> grid = TopKGrid(4, 16);
+  const std::vector<TopK> grid =
+      TopKGrid(kBlockHeadRanked[kHeadPredictor], kBlockHeadRanked[kHeadFilter]);
   std::vector<FrontierPoint> valid_points =
       ScoreGrid(valid.guided, grid, true, quantiles);
   FrontierPoint op;
@@ -509,7 +511,8 @@ int Run(const Options& o) {
   // Both guided searches order filters by energy, so both are drawn from the
   // same grid (up to 32 filters per predictor). The operating point stays
   // within the 16 a compiled filter head can name.
-  const std::vector<TopK> frontier_grid = TopKGrid(4, 32);
+  const std::vector<TopK> frontier_grid =
+      TopKGrid(kBlockHeadRanked[kHeadPredictor], 32);
   std::vector<FrontierPoint> model_front =
       ParetoFront(ScoreGrid(test.guided, frontier_grid, true, quantiles));
   std::vector<FrontierPoint> model_plain =
