@@ -175,6 +175,13 @@ uint32_t Energy(const int8_t r[3][64]) {
   }
   return e;
 }
+uint32_t Magnitude(const int8_t r[3][64]) {
+  uint32_t m = 0;
+  for (int ch = 0; ch < 3; ++ch) {
+    for (int i = 0; i < 64; ++i) m += r[ch][i] < 0 ? -r[ch][i] : r[ch][i];
+  }
+  return m;
+}
 void Residuals(const Image& image, int32_t block, int p, int8_t r[3][64]) {
   const int x0 = block % image.blocks_x() * 8,
             y0 = block / image.blocks_x() * 8;
@@ -282,10 +289,13 @@ TEST(Heuristics, TiesKeepIndexOrder) {
   flat.width = flat.height = 8;
   flat.rgb.assign(8 * 8 * 3, 0);
   uint8_t predictors[kPredictors], filters[kFilters], scans[kScans];
+  uint8_t by_magnitude[kPredictors];
   RankPredictorsByEnergy(flat, 0, predictors);
+  RankPredictorsByMagnitude(flat, 0, by_magnitude);
   RankFiltersByEnergy(flat, 0, 0, filters);
   RankScansByTotalVariation(flat, 0, scans);
   for (int i = 0; i < kPredictors; ++i) EXPECT_EQ(predictors[i], i);
+  for (int i = 0; i < kPredictors; ++i) EXPECT_EQ(by_magnitude[i], i);
   for (int i = 0; i < kFilters; ++i) EXPECT_EQ(filters[i], FilterCodeAt(i));
   for (int i = 0; i < kScans; ++i) EXPECT_EQ(scans[i], i);
 }
@@ -295,22 +305,28 @@ TEST(Heuristics, RankingsAreSortedPermutations) {
     const Image& image = sample.first;
     const int32_t block = sample.second;
     int8_t r[kPredictors][3][64];
-    uint32_t pe[kPredictors];
+    uint32_t pe[kPredictors], pm[kPredictors];
     for (int p = 0; p < kPredictors; ++p) {
       Residuals(image, block, p, r[p]);
       pe[p] = Energy(r[p]);
+      pm[p] = Magnitude(r[p]);
     }
-    uint8_t predictors[kPredictors];
+    uint8_t predictors[kPredictors], by_magnitude[kPredictors];
     RankPredictorsByEnergy(image, block, predictors);
-    std::vector<int> seen(kPredictors, 0);
+    RankPredictorsByMagnitude(image, block, by_magnitude);
+    std::vector<int> seen(kPredictors, 0), mseen(kPredictors, 0);
     for (int i = 0; i < kPredictors; ++i) {
       ++seen[predictors[i]];
+      ++mseen[by_magnitude[i]];
       if (i > 0) {
         const int a = predictors[i - 1], b = predictors[i];
         EXPECT_TRUE(pe[a] < pe[b] || (pe[a] == pe[b] && a < b));
+        const int c = by_magnitude[i - 1], d = by_magnitude[i];
+        EXPECT_TRUE(pm[c] < pm[d] || (pm[c] == pm[d] && c < d));
       }
     }
     EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), kPredictors);
+    EXPECT_EQ(std::count(mseen.begin(), mseen.end(), 1), kPredictors);
 
     const int p = predictors[0];
     uint8_t filters[kFilters];

@@ -74,6 +74,12 @@ TEST(BlocksCommandTest, TrainsCompilesAndReportsOnAHeldOutPhotograph) {
             "each predictor with its 4 lowest-energy filters");
   EXPECT_FALSE(report["frontier"]["model"].empty());
   EXPECT_FALSE(report["frontier"]["heuristics"].empty());
+  // The stronger baseline (predictors by sum |residual|) is scored too.
+  EXPECT_FALSE(report["frontier"]["heuristics_magnitude"].empty());
+  EXPECT_GT(report["frontier"]["magnitude_points_compared"].get<size_t>(), 0u);
+  EXPECT_LE(
+      report["frontier"]["model_below_magnitude_heuristics"].get<size_t>(),
+      report["frontier"]["magnitude_points_compared"].get<size_t>());
   EXPECT_FALSE(ReadFile(dir.Path("run/frontier.svg")).empty());
   // One CSV row per block of chelsea (451x300: 57 x 38 blocks) + header.
   const std::string csv = ReadFile(dir.Path("run/blocks.csv"));
@@ -89,9 +95,9 @@ TEST(BlocksCommandTest, TrainsCompilesAndReportsOnAHeldOutPhotograph) {
   ASSERT_EQ(second.code, 0) << second.err;
   EXPECT_EQ(ReadFile(dir.Path("run2/model.kiln")), model);
 
-  // The predictor logits are the deep head plus the energy skip: an Add of
+  // The predictor logits are the deep head plus the residual skip: an Add of
   // two fully connected outputs, one of them reading the input features.
-  EXPECT_TRUE(report["energy_skip"].get<bool>());
+  EXPECT_TRUE(report["residual_skip"].get<bool>());
   const ModelDef with_skip = Parse(model);
   const OperatorDef* sum = HeadProducer(with_skip, "predictor");
   ASSERT_NE(sum, nullptr);
@@ -103,7 +109,7 @@ TEST(BlocksCommandTest, TrainsCompilesAndReportsOnAHeldOutPhotograph) {
 
   // Without it the predictor head is a plain fully connected layer.
   again[2] = "run3";
-  again.push_back("--no-energy-skip");
+  again.push_back("--no-residual-skip");
   KilnRun third = Kiln(dir, again);
   ASSERT_EQ(third.code, 0) << third.err;
   const ModelDef plain = Parse(ReadFile(dir.Path("run3/model.kiln")));
@@ -111,7 +117,7 @@ TEST(BlocksCommandTest, TrainsCompilesAndReportsOnAHeldOutPhotograph) {
   ASSERT_NE(logits, nullptr);
   EXPECT_EQ(logits->kind, OpKind::kFullyConnected);
   EXPECT_FALSE(nlohmann::json::parse(
-                   ReadFile(dir.Path("run3/report.json")))["energy_skip"]
+                   ReadFile(dir.Path("run3/report.json")))["residual_skip"]
                    .get<bool>());
 }
 

@@ -176,6 +176,11 @@ uint32_t EstimateBlockBits(const Image& image, int32_t block,
 // ((R + 2G + B) >> 2) total variation along the scan. Ties by index.
 void RankPredictorsByEnergy(const Image& image, int32_t block,
                             uint8_t out[kPredictors]);
+// Predictors ascending by the sum of |residual|: not the codec's ranking,
+// but a stronger no-model baseline here (the adaptive Golomb-Rice bits
+// follow magnitudes, not squares); ties by index.
+void RankPredictorsByMagnitude(const Image& image, int32_t block,
+                               uint8_t out[kPredictors]);
 void RankFiltersByEnergy(const Image& image, int32_t block, int predictor,
                          uint8_t out[kFilters]);
 void RankScansByTotalVariation(const Image& image, int32_t block,

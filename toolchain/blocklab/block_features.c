@@ -1,9 +1,30 @@
 // The block model's input features (block_features.h), in plain C99.
+//
+// A codec may compile this file alone: it then defines kiln_block_features
+// for its target. Kiln's own builds on x86-64 also compile it a second time
+// for AVX2 (block_features__avx2.c, which includes this file with
+// KILN_BLOCK_FEATURES_ENTRY set) and define KILN_BLOCK_FEATURES_AVX2 here,
+// so kiln_block_features picks that copy at run time on CPUs that have
+// AVX2: the same C with wider vectors, ~30% faster; element-wise IEEE
+// operations without contraction give the same bytes (tested).
 #include "toolchain/blocklab/block_features.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(KILN_BLOCK_FEATURES_ENTRY)
+#define KILN_FEATURES_IMPL KILN_BLOCK_FEATURES_ENTRY
+#elif defined(KILN_BLOCK_FEATURES_AVX2) && defined(__x86_64__)
+#define KILN_FEATURES_IMPL kiln_block_features__portable
+#define KILN_FEATURES_DISPATCH 1
+#else
+#define KILN_FEATURES_IMPL kiln_block_features
+#endif
+
+// The implementation's own prototype (it may be renamed above).
+void KILN_FEATURES_IMPL(const uint8_t window[270], int bw, int bh,
+                        float out[KILN_BLOCK_FEATURES]);
 
 enum { kCols = 10 };
 
@@ -39,9 +60,10 @@ enum { kCols = 10 };
     break;
 
 // res[(y * 8 + x) * 3 + ch] = int8(P - pred), 0 outside the block; returns
-// the sum of their squares (<= 192 * 128^2: fits int, vectorized pmaddwd).
-static int residuals(const uint8_t* w, int bw, int bh, int p,
-                     int16_t res[192]) {
+// the sum of their squares (<= 192 * 128^2: fits int, vectorized pmaddwd)
+// and sets *magnitude to the sum of their absolute values.
+static int residuals(const uint8_t* w, int bw, int bh, int p, int16_t res[192],
+                     int* magnitude) {
   const int full = bw == 8 && bh == 8;
   if (!full) memset(res, 0, sizeof(int16_t) * 192);
   int e = 0;
@@ -56,7 +78,16 @@ static int residuals(const uint8_t* w, int bw, int bh, int p,
     default:
       KILN_RESIDUAL_CASE(7)
   }
-  for (int i = 0; i < 192; ++i) e += res[i] * res[i];
+  // |r| as r * sign(r): both sums are then int16 products summed into
+  // int32, one pmaddwd each (abs() measured twice as slow: it widens first).
+  int m = 0;
+  for (int i = 0; i < 192; ++i) {
+    const int16_t r = res[i];
+    const int16_t sign = (int16_t)((r >> 15) | 1);
+    e += r * r;
+    m += r * sign;
+  }
+  *magnitude = m;
   return e;
 }
 #undef KILN_RESIDUAL_CASE
@@ -65,7 +96,7 @@ static int residuals(const uint8_t* w, int bw, int bh, int p,
 // log2(x) for x >= 1 to about 3e-5: exponent plus a quintic in the
 // mantissa (least-squares fit on [1, 2)). Plain float arithmetic on the bits,
 // so it is the same on every machine, and much cheaper than libm's log2 (the
-// features need 124).
+// features need 132).
 static float fast_log2(float x) {
   union {
     float f;
@@ -256,19 +287,22 @@ static double filtered_energies(const double S[3][3], double e[96]) {
   return (double)best * 0.25;
 }
 
-void kiln_block_features(const uint8_t window[270], int bw, int bh,
-                         float out[KILN_BLOCK_FEATURES]) {
+void KILN_FEATURES_IMPL(const uint8_t window[270], int bw, int bh,
+                        float out[KILN_BLOCK_FEATURES]) {
   // Predictor energies; keep the best predictor's residuals.
-  double energy[8];
-  int best = 0;
+  double energy[8], magnitude[8];
+  int best = 0, least_magnitude = 0;
   // Two buffers: the best predictor's residuals stay where they are and the
   // next predictor writes into the other one (no copy).
   int16_t buffers[2][192];
   int16_t* res = buffers[0];
   const int16_t* best_res = buffers[1];
   for (int p = 0; p < 8; ++p) {
-    const int e = residuals(window, bw, bh, p, res);
+    int m;
+    const int e = residuals(window, bw, bh, p, res, &m);
     energy[p] = e;
+    magnitude[p] = m;
+    if (p == 0 || m < least_magnitude) least_magnitude = m;
     if (p == 0 || e < energy[best]) {
       best = p;
       int16_t* const previous = (int16_t*)best_res;
@@ -279,6 +313,8 @@ void kiln_block_features(const uint8_t window[270], int bw, int bh,
   const float lg_energy = lg(energy[best]);
   rel_array(energy, 8, lg_energy, out);
   out[8] = lg_energy / 4.0f;
+  rel_array(magnitude, 8, lg(least_magnitude),
+            out + KILN_BLOCK_MAGNITUDE_FEATURES);
 
   // Second moments of the best residuals.
   double S[3][3];
@@ -320,3 +356,19 @@ void kiln_block_features(const uint8_t window[270], int bw, int bh,
     out[121 + i] = d > 0 ? (float)(S[pairs[i][0]][pairs[i][1]] / d) : 0.0f;
   }
 }
+
+#if defined(KILN_FEATURES_DISPATCH)
+void kiln_block_features__avx2(const uint8_t window[270], int bw, int bh,
+                               float out[KILN_BLOCK_FEATURES]);
+
+void kiln_block_features(const uint8_t window[270], int bw, int bh,
+                         float out[KILN_BLOCK_FEATURES]) {
+  // __builtin_cpu_supports reads the CPU model libgcc filled in at start-up:
+  // one load and a test per call.
+  if (__builtin_cpu_supports("avx2")) {
+    kiln_block_features__avx2(window, bw, bh, out);
+  } else {
+    kiln_block_features__portable(window, bw, bh, out);
+  }
+}
+#endif

@@ -16,6 +16,11 @@
  *              predictor, channels summed) relative to the best
  *   [121..123] correlations of the best predictor's residual channels
  *              (RG, RB, GB), in [-1, 1]
+ *   [124..131] per predictor: log2(1 + sum of |residual|) relative to the
+ *              smallest sum. The adaptive Golomb-Rice coder's bits follow
+ *              the residuals' magnitudes, not their squares, so this ranks
+ *              predictors closer to their cost than the energy does
+ *              (docs/block_model.md)
  *
  * Relative values are clamped to [0, 8]. Deterministic: IEEE float in a
  * fixed order; compile with -ffp-contract=off (no fused multiply-add, which
@@ -30,7 +35,9 @@
 extern "C" {
 #endif
 
-#define KILN_BLOCK_FEATURES 124
+#define KILN_BLOCK_FEATURES 132
+/* Where the per-predictor magnitude features start. */
+#define KILN_BLOCK_MAGNITUDE_FEATURES 124
 
 /* The prediction of `predictor` (0..7) from the neighbours a = left,
  * b = top, c = top-left, d = top-right (block_coder.h): the one definition

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include <cstdlib>
+
 namespace kiln {
 namespace blocklab {
 
@@ -74,6 +76,16 @@ uint32_t ResidualEnergy(const int8_t residual[3][64]) {
     }
   }
   return energy;
+}
+
+uint32_t ResidualMagnitude(const int8_t residual[3][64]) {
+  uint32_t magnitude = 0;
+  for (int ch = 0; ch < 3; ++ch) {
+    for (int i = 0; i < 64; ++i) {
+      magnitude += static_cast<uint32_t>(std::abs(residual[ch][i]));
+    }
+  }
+  return magnitude;
 }
 
 }  // namespace blocklab

@@ -49,6 +49,8 @@ void BlockResiduals(const uint8_t window[kWindowBytes], const BlockRect& rect,
 
 // Sum of squares of the residuals over the block's pixels (its "energy").
 uint32_t ResidualEnergy(const int8_t residual[3][64]);
+// Sum of their absolute values (the block model's magnitude features).
+uint32_t ResidualMagnitude(const int8_t residual[3][64]);
 
 }  // namespace blocklab
 }  // namespace kiln

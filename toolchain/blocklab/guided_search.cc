@@ -59,9 +59,14 @@ void GuidedPredictorBits(const Image& image, int32_t block, int32_t filters,
 
 Ranking HeuristicRanking(const Image& image, int32_t block,
                          int32_t ranked_predictors,
-                         const uint8_t interleave_prior[kInterleaves]) {
+                         const uint8_t interleave_prior[kInterleaves],
+                         PredictorStatistic statistic) {
   Ranking r;
-  RankPredictorsByEnergy(image, block, r.predictors);
+  if (statistic == PredictorStatistic::kMagnitude) {
+    RankPredictorsByMagnitude(image, block, r.predictors);
+  } else {
+    RankPredictorsByEnergy(image, block, r.predictors);
+  }
   r.predictor_count = kPredictors;
   for (int p = 0; p < kPredictors; ++p)
     for (int f = 0; f < kFilters; ++f) r.filters[p][f] = 0;
@@ -251,7 +256,8 @@ std::string FrontierSvg(const std::vector<std::string>& names,
   auto Y = [&](double pct) {
     return T + (H - T - B) * (1 - std::min(std::max(pct, 0.0), ymax) / ymax);
   };
-  const char* colours[] = {"#d62728", "#1f77b4", "#2ca02c", "#9467bd"};
+  const char* colours[] = {"#d62728", "#1f77b4", "#2ca02c", "#9467bd",
+                           "#ff7f0e"};
   std::string s;
   char buf[512];
   snprintf(buf, sizeof(buf),
@@ -285,7 +291,7 @@ std::string FrontierSvg(const std::vector<std::string>& names,
            (L + W - R) / 2, H - 12, exhaustive_estimates);
   s += buf;
   for (size_t i = 0; i < fronts.size(); ++i) {
-    const char* c = colours[i % 4];
+    const char* c = colours[i % 5];
     s += "<polyline fill=\"none\" stroke-width=\"2\" stroke=\"";
     s += c;
     s += "\" points=\"";

@@ -75,12 +75,14 @@ void GuidedPredictorBits(const Image& image, int32_t block, int32_t filters,
                          uint32_t bits[kPredictors]);
 
 // The no-model ranking (block_coder.h's heuristics): predictors by residual
-// energy, filters by filtered energy under each of the first
-// `ranked_predictors` predictors, scans by luma total variation,
-// interleaves in `interleave_prior` order.
-Ranking HeuristicRanking(const Image& image, int32_t block,
-                         int32_t ranked_predictors,
-                         const uint8_t interleave_prior[kInterleaves]);
+// energy (the codec's) or by residual magnitude, filters by filtered energy
+// under each of the first `ranked_predictors` predictors, scans by luma
+// total variation, interleaves in `interleave_prior` order.
+enum class PredictorStatistic { kEnergy, kMagnitude };
+Ranking HeuristicRanking(
+    const Image& image, int32_t block, int32_t ranked_predictors,
+    const uint8_t interleave_prior[kInterleaves],
+    PredictorStatistic statistic = PredictorStatistic::kEnergy);
 
 // One block as the operating-point search sees it.
 struct EvalBlock {

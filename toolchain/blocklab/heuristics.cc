@@ -24,20 +24,32 @@ void RankAscending(const uint32_t* key, int n, T* out) {
   for (int i = 0; i < n; ++i) out[i] = static_cast<T>(order[i]);
 }
 
+// Predictors ascending by statistic(residuals).
+void RankPredictorsBy(uint32_t (*statistic)(const int8_t[3][64]),
+                      const Image& image, int32_t block,
+                      uint8_t out[kPredictors]) {
+  const BlockRect rect = BlockAt(image, block);
+  uint8_t window[kWindowBytes];
+  BlockWindow(image, block, window);
+  uint32_t key[kPredictors];
+  for (int p = 0; p < kPredictors; ++p) {
+    int8_t residual[3][64];
+    BlockResiduals(window, rect, p, residual);
+    key[p] = statistic(residual);
+  }
+  RankAscending(key, kPredictors, out);
+}
+
 }  // namespace
 
 void RankPredictorsByEnergy(const Image& image, int32_t block,
                             uint8_t out[kPredictors]) {
-  const BlockRect rect = BlockAt(image, block);
-  uint8_t window[kWindowBytes];
-  BlockWindow(image, block, window);
-  uint32_t energy[kPredictors];
-  for (int p = 0; p < kPredictors; ++p) {
-    int8_t residual[3][64];
-    BlockResiduals(window, rect, p, residual);
-    energy[p] = ResidualEnergy(residual);
-  }
-  RankAscending(energy, kPredictors, out);
+  RankPredictorsBy(ResidualEnergy, image, block, out);
+}
+
+void RankPredictorsByMagnitude(const Image& image, int32_t block,
+                               uint8_t out[kPredictors]) {
+  RankPredictorsBy(ResidualMagnitude, image, block, out);
 }
 
 void RankFiltersByEnergy(const Image& image, int32_t block, int predictor,

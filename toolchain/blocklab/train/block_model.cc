@@ -45,7 +45,7 @@ struct BlockNetImpl : torch::nn::Module {
   BlockArch arch;
   ConvBn stem, dw, pw;                           // kWindow
   torch::nn::Linear fc1{nullptr}, fc2{nullptr};  // kFeatures
-  torch::nn::Linear skip{nullptr};               // kFeatures with energy_skip
+  torch::nn::Linear skip{nullptr};               // kFeatures with residual_skip
   std::vector<torch::nn::Linear> hidden, logits;
 
   BlockNetImpl(const BlockNetConfig& c, BlockArch a, int64_t dim) : arch(a) {
@@ -60,15 +60,18 @@ struct BlockNetImpl : torch::nn::Module {
       fc1 = register_module("fc1", torch::nn::Linear(dim, c.trunk1));
       fc2 = register_module("fc2", torch::nn::Linear(c.trunk1, c.trunk2));
       trunk = c.trunk2;
-      if (c.energy_skip) {
-        // Starts as the heuristic: logit j = -(feature j), the predictor's
-        // relative log2 residual energy, so lower energy ranks first.
+      if (c.residual_skip) {
+        // Starts as a heuristic: logit j = minus predictor j's relative
+        // log2 residual magnitude, so the smaller sum |residual| ranks
+        // first. (Starting from the residual energy instead, the codec's
+        // own ranking, measured worse: docs/block_model.md.)
         skip = register_module("predictor_skip",
                                torch::nn::Linear(dim, kPredictors));
         torch::NoGradGuard no_grad;
         skip->weight.zero_();
         skip->bias.zero_();
-        for (int j = 0; j < kPredictors; ++j) skip->weight[j][j] = -1.0f;
+        for (int j = 0; j < kPredictors; ++j)
+          skip->weight[j][KILN_BLOCK_MAGNITUDE_FEATURES + j] = -1.0f;
       }
     }
     for (int h = 0; h < kBlockHeads; ++h) {
@@ -304,7 +307,7 @@ bool Export(BlockNetImpl& net, const BlockInputs& in,
     if (skip && h == kHeadPredictor) {
       const int32_t deep = static_cast<int32_t>(model->layers.size()) - 1;
       model->layers.push_back(
-          LinearLayer(net.skip, name + "/energy_skip", -1, false));
+          LinearLayer(net.skip, name + "/residual_skip", -1, false));
       train::FloatLayer sum;
       sum.kind = train::LayerKind::kAdd;
       sum.name = name + "/sum";

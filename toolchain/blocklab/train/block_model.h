@@ -5,9 +5,9 @@
 // calibrated) for the quantizer. Two inputs (docs/block_model.md):
 //
 //  - kFeatures (the default): the block's cheap pixel statistics
-//    (block_features.h, 124 floats) -> FC 128 -> FC 64 (shared trunk, ReLU)
+//    (block_features.h, 132 floats) -> FC 128 -> FC 64 (shared trunk, ReLU)
 //    -> per head FC 32 + ReLU -> logits; the predictor head adds a linear
-//    map of the features (energy_skip below).
+//    map of the features (residual_skip below).
 //  - kWindow: the raw 9x10x3 window -> conv3x3 (valid) -> depthwise 3x3 ->
 //    pointwise 1x1 (BatchNorm + ReLU each) -> global average pool -> per
 //    head FC 32 + ReLU -> logits. Kept for comparison: on the same data it
@@ -70,9 +70,9 @@ struct BlockNetConfig {
   int32_t head_hidden = 32;
   // kFeatures: the predictor logits also get a linear map of the input
   // (a wide path beside the deep one), initialised to minus the relative
-  // residual energies, so training starts from the energy heuristic's
-  // ranking and learns corrections to it.
-  bool energy_skip = true;
+  // residual magnitudes, so training starts from ranking the predictors by
+  // sum |residual| and learns corrections to it.
+  bool residual_skip = true;
   int32_t epochs = 40;
   int32_t batch = 256;
   double lr = 3e-3;
